@@ -1,0 +1,214 @@
+"""The one renderer: (System Info, User Info, dialogue) -> chat messages, text, token ids, mask.
+
+Build, train, serve and eval all call this module, so training and serving see the same
+bytes. It owns placing the meta-prompt (a system message, or folded into the first user
+turn for templates without a system role), neutralising caller text, and the
+assistant-only loss mask. It does not load models or tokenizers (see metaalign.models).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from metaalign.errors import MetaAlignError, TemplateError
+from metaalign.render.escape import KNOWN_MARKERS, Neutralizer, markers_for
+from metaalign.render.layout import Layout, MetaPrompt, load_layout
+
+DIALOGUE_ROLES = ("user", "assistant")
+IGNORE_INDEX = -100
+
+Dialogue = Sequence[Mapping[str, Any] | Any]
+
+
+class DialogueError(MetaAlignError):
+    """A dialogue the renderer cannot place in a chat (and where)."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered conversation: the exact text, its token ids, and which ids are trained."""
+
+    text: str
+    input_ids: list[int]
+    assistant_mask: list[int]
+
+    @property
+    def labels(self) -> list[int]:
+        """`input_ids` with every non-assistant position set to -100 (ignored by the loss)."""
+        return [t if m else IGNORE_INDEX for t, m in zip(self.input_ids, self.assistant_mask, strict=True)]
+
+
+def dialogue_turns(dialogue: Dialogue) -> list[dict[str, str]]:
+    """Validate a dialogue (user first, user/assistant roles only) into plain role/content dicts.
+
+    System Info is its own tier: a `system` message here is an error, never merged silently.
+    Accepts dicts or objects with `role` and `content` attributes (e.g. pydantic messages).
+    """
+    turns = []
+    for index, message in enumerate(dialogue):
+        role = message.get("role") if isinstance(message, Mapping) else getattr(message, "role", None)
+        content = (
+            message.get("content") if isinstance(message, Mapping) else getattr(message, "content", None)
+        )
+        if role not in DIALOGUE_ROLES:
+            hint = " (put deployer instructions in system_info)" if role == "system" else ""
+            raise DialogueError(f"dialogue[{index}].role: expected 'user' or 'assistant', got {role!r}{hint}")
+        if not isinstance(content, str):
+            raise DialogueError(f"dialogue[{index}].content: expected a string, got {type(content).__name__}")
+        turns.append({"role": role, "content": content})
+    if not turns:
+        raise DialogueError("dialogue: expected at least one user message, got none")
+    if turns[0]["role"] != "user":
+        raise DialogueError("dialogue[0].role: expected the dialogue to start with a 'user' message")
+    return turns
+
+
+def chat_messages(
+    system_info: str | None,
+    user_info: str | None,
+    dialogue: Dialogue,
+    *,
+    system_role: bool = True,
+    layout: Layout | None = None,
+    neutralizer: Neutralizer | None = None,
+) -> list[dict[str, str]]:
+    """The chat messages a model (or an OpenAI-compatible endpoint) receives.
+
+    With `system_role`, one system message holds the meta-prompt block; without it, the block
+    is folded into the first user turn. Every caller string is neutralised.
+    """
+    layout = layout or load_layout()
+    neutralizer = neutralizer or Neutralizer(layout.tag_names, KNOWN_MARKERS)
+    turns = [
+        {"role": t["role"], "content": neutralizer.apply(t["content"])} for t in dialogue_turns(dialogue)
+    ]
+    block = layout.block(system_info, user_info, neutralizer)
+    if system_role:
+        return [{"role": "system", "content": block}, *turns]
+    first = turns[0]
+    turns[0] = {"role": "user", "content": block + layout.fold_separator + first["content"]}
+    return turns
+
+
+class Renderer:
+    """Binds the layout to one tokenizer and its chat template."""
+
+    def __init__(
+        self,
+        tokenizer: Any,
+        *,
+        layout: Layout | None = None,
+        system_role: bool | None = None,
+        markers: frozenset[str] | None = None,
+    ) -> None:
+        if not getattr(tokenizer, "chat_template", None):
+            raise TemplateError("the tokenizer has no chat template; set tokenizer.chat_template first")
+        self.tokenizer = tokenizer
+        self.layout = layout or load_layout()
+        self.neutralizer = Neutralizer(self.layout.tag_names, markers or markers_for(tokenizer))
+        self._system_role = system_role
+
+    @cached_property
+    def system_role(self) -> bool:
+        """Whether the chat template takes a system message as the first, separate turn."""
+        if self._system_role is not None:
+            return self._system_role
+        return supports_system_role(self.tokenizer)
+
+    def messages(self, system_info: str | None, user_info: str | None, dialogue: Dialogue) -> list[dict]:
+        return chat_messages(
+            system_info,
+            user_info,
+            dialogue,
+            system_role=self.system_role,
+            layout=self.layout,
+            neutralizer=self.neutralizer,
+        )
+
+    def text(
+        self,
+        system_info: str | None,
+        user_info: str | None,
+        dialogue: Dialogue,
+        *,
+        add_generation_prompt: bool = False,
+    ) -> str:
+        """The exact string the tokenizer sees."""
+        return self._apply(self.messages(system_info, user_info, dialogue), add_generation_prompt)
+
+    def prompt(self, system_info: str | None, user_info: str | None, dialogue: Dialogue) -> Rendered:
+        """The generation prompt: the dialogue plus the assistant header; nothing is trained."""
+        text = self.text(system_info, user_info, dialogue, add_generation_prompt=True)
+        ids = self._encode(text)["input_ids"]
+        return Rendered(text=text, input_ids=ids, assistant_mask=[0] * len(ids))
+
+    def tokenize(self, system_info: str | None, user_info: str | None, dialogue: Dialogue) -> Rendered:
+        """Token ids of the whole conversation and the assistant-only mask.
+
+        Every assistant turn is trained, up to and including its end-of-turn token (the
+        whitespace a template writes after that token is not).
+        """
+        messages = self.messages(system_info, user_info, dialogue)
+        text = self._apply(messages, False)
+        spans = self._assistant_spans(messages, text)
+        encoded = self._encode(text, offsets=True)
+        mask = [int(any(s <= start < e for s, e in spans)) for start, _ in encoded["offset_mapping"]]
+        return Rendered(text=text, input_ids=list(encoded["input_ids"]), assistant_mask=mask)
+
+    def parse(self, text: str) -> MetaPrompt:
+        """Recover System Info and User Info from a rendered text (the inverse of rendering)."""
+        return self.layout.parse(text, self.neutralizer)
+
+    def _assistant_spans(self, messages: list[dict], full: str) -> list[tuple[int, int]]:
+        spans = []
+        for i, message in enumerate(messages):
+            if message["role"] != "assistant":
+                continue
+            before = self._apply(messages[:i], True)
+            through = self._apply(messages[: i + 1], False)
+            if not (through.startswith(before) and full.startswith(through)):
+                raise TemplateError(
+                    f"the chat template rewrites earlier turns when turn {i} is added, so the "
+                    "assistant mask cannot be located; use a prefix-stable template"
+                )
+            spans.append((len(before), len(through.rstrip())))
+        return spans
+
+    def _apply(self, messages: list[dict], add_generation_prompt: bool) -> str:
+        try:
+            return self.tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=add_generation_prompt
+            )
+        except Exception as err:  # jinja raises its own TemplateError from raise_exception()
+            raise TemplateError(f"the chat template refused the conversation: {err}") from err
+
+    def _encode(self, text: str, *, offsets: bool = False) -> Mapping[str, Any]:
+        if offsets and not getattr(self.tokenizer, "is_fast", False):
+            raise TemplateError("the assistant mask needs a fast tokenizer (offset mapping)")
+        return self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=offsets)
+
+
+_PROBE = ("MA7SYSPROBE", "MA7USERONE", "MA7ASSTONE", "MA7USERTWO")
+
+
+def supports_system_role(tokenizer: Any) -> bool:
+    """True when the template renders a system message once, before the first user turn.
+
+    Templates that raise on a system role (Mistral v0.x, Gemma), drop it, or move it next to
+    the last user turn all get the fold-in layout instead.
+    """
+    system, user1, assistant1, user2 = _PROBE
+    probe = [
+        {"role": "system", "content": system},
+        {"role": "user", "content": user1},
+        {"role": "assistant", "content": assistant1},
+        {"role": "user", "content": user2},
+    ]
+    try:
+        text = tokenizer.apply_chat_template(probe, tokenize=False, add_generation_prompt=True)
+    except Exception:
+        return False
+    return text.count(system) == 1 and text.index(system) < text.index(user1)
