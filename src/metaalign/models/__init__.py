@@ -1,0 +1,43 @@
+"""Model references and loading: aliases, local folders, GGUF files and hub ids.
+
+Re-exports the public API. `resolve` and `list_models` are torch-free; `ensure_local`,
+`load_tokenizer` and `load_model` import torch/transformers only when called.
+"""
+
+from metaalign.models.convert import (
+    Converter,
+    convert_atomically,
+    convert_gguf,
+    ensure_local,
+    hub_local_files_only,
+    load_model,
+    load_tokenizer,
+)
+from metaalign.models.resolver import (
+    DEFAULT_MODEL,
+    Alias,
+    ModelInfo,
+    ModelSource,
+    list_models,
+    load_aliases,
+    metaalign_home,
+    resolve,
+)
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "Alias",
+    "Converter",
+    "ModelInfo",
+    "ModelSource",
+    "convert_atomically",
+    "convert_gguf",
+    "ensure_local",
+    "hub_local_files_only",
+    "list_models",
+    "load_aliases",
+    "load_model",
+    "load_tokenizer",
+    "metaalign_home",
+    "resolve",
+]
