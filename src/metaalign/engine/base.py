@@ -1,0 +1,70 @@
+"""The `Engine` protocol every stage generates through, its request and result types, and a fake.
+
+Owns the contract only: what a request holds (the three tiers plus sampling settings) and
+what comes back. Backends (transformers now; vLLM later) implement it elsewhere; the fake
+here lets tests of build, eval and serve run without a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One generation: System Info, User Info and a dialogue ending with a user turn."""
+
+    system_info: str | None
+    user_info: str | None
+    dialogue: Sequence[Mapping[str, str]]
+    max_new_tokens: int = 256
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+
+    @classmethod
+    def for_query(cls, system_info: str | None, user_info: str | None, query: str, **kw) -> GenerationRequest:
+        return cls(system_info, user_info, ({"role": "user", "content": query},), **kw)
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What an engine produced for one request."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str  # "stop" (end-of-turn or a stop string) or "length"
+
+
+@runtime_checkable
+class Engine(Protocol):
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]: ...
+
+
+@dataclass
+class FakeEngine:
+    """Answers with `respond(request)` (default: echoes the last user turn); records requests."""
+
+    respond: Callable[[GenerationRequest], str] = lambda r: f"echo: {r.dialogue[-1]['content']}"
+    seen: list[GenerationRequest] = field(default_factory=list)
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+        self.seen.extend(requests)
+        return [self._complete(request) for request in requests]
+
+    def _complete(self, request: GenerationRequest) -> Completion:
+        """One word counts as one token; past `max_new_tokens` words the answer is cut."""
+        words = cut_at_stop(self.respond(request), request.stop).split(" ")
+        kept = words[: request.max_new_tokens]
+        finish = "length" if len(words) > request.max_new_tokens else "stop"
+        prompt_tokens = sum(len(turn["content"].split()) for turn in request.dialogue)
+        return Completion(" ".join(kept), prompt_tokens, len(kept), finish)
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    cuts = [text.index(s) for s in stop if s and s in text]
+    return text[: min(cuts)] if cuts else text
