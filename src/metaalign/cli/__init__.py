@@ -1,0 +1,1 @@
+"""The `metaalign` command line: one module per command group, torch imported lazily."""

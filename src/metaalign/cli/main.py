@@ -1,0 +1,48 @@
+"""Entry point of the `metaalign` console script.
+
+Owns the top-level parser and dispatch only. Each command group lives in its own module
+with a `register(subparsers)` function; heavy imports (torch, transformers) happen inside
+the command functions, so `metaalign --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from metaalign import __version__
+from metaalign.cli import data as data_cmd
+from metaalign.cli import generate as generate_cmd
+from metaalign.cli import models as models_cmd
+from metaalign.cli import render as render_cmd
+from metaalign.errors import MetaAlignError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="metaalign",
+        description="Align LLMs with System Info / User Info preferences given at inference time.",
+    )
+    parser.add_argument("--version", action="version", version=f"metaalign {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in (render_cmd, generate_cmd, data_cmd, models_cmd):
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except MetaAlignError as err:
+        print(f"metaalign: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("metaalign: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
