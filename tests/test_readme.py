@@ -1,0 +1,74 @@
+"""Every command the README shows is run: `metaalign ...` lines here, set-up scripts by .ci/run."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+BIN = Path(sys.executable).parent
+
+
+def blocks(lang: str) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", README, flags=re.DOTALL)
+
+
+def shell_lines() -> list[str]:
+    return [line.strip() for block in blocks("bash") for line in block.splitlines() if line.strip()]
+
+
+def metaalign_commands() -> list[str]:
+    return [line for line in shell_lines() if line.startswith("metaalign ")]
+
+
+def test_every_shell_line_is_a_metaalign_command_or_run_by_ci() -> None:
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    others = [line.split("#")[0].strip() for line in shell_lines() if not line.startswith("metaalign ")]
+    assert others == ["bash scripts/quickstart.sh", "bash scripts/test.sh"]
+    assert all(cmd in ci for cmd in others)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("readme")
+    shutil.copytree(ROOT / "examples", work / "examples")
+    return work
+
+
+def run(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    args = ["bash", "-c", command]
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", metaalign_commands())
+def test_readme_command_runs(command: str, workdir: Path) -> None:
+    result = run(command, workdir)
+    assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
+    assert result.stdout.strip(), f"{command} printed nothing"
+    if command.startswith("metaalign render"):
+        (shown,) = blocks("text")
+        assert result.stdout.strip() == shown.strip()
+
+
+@pytest.mark.slow
+def test_readme_python_runs(workdir: Path) -> None:
+    (code,) = blocks("python")
+    result = run(f"{sys.executable} -c {_quote(code)}", workdir)
+    assert result.returncode == 0, result.stderr
+    tokens, trained = map(int, result.stdout.splitlines()[0].split())
+    assert 0 < trained < tokens
+    assert result.stdout.splitlines()[1] == "I am a zookeeper."
+
+
+def _quote(code: str) -> str:
+    return "'" + code.replace("'", "'\"'\"'") + "'"
