@@ -33,3 +33,11 @@ def family_tokenizer(family: str) -> PreTrainedTokenizerFast:
 def tokenizer_for() -> Callable[[str], PreTrainedTokenizerFast]:
     """A function from family name to its cached stand-in tokenizer, e.g. `tokenizer_for("gemma")`."""
     return make_tokenizer
+
+
+@pytest.fixture(scope="session")
+def smollm2_tokenizer():
+    """The real tokenizer of the embedded model (converts it once into the cache if needed)."""
+    from metaalign.models import load_tokenizer
+
+    return load_tokenizer("smollm2-135m")

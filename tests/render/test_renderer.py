@@ -164,6 +164,26 @@ def test_mask_keeps_edge_whitespace_of_answers_that_the_template_keeps() -> None
     assert tokenizer.decode(run) == answer + "<|im_end|>"
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("answers", [(A1, A2), ("\n\nHello", "  two leading spaces\n\n"), ("\n", "é🙂 ")])
+def test_mask_on_the_real_smollm2_tokenizer(smollm2_tokenizer, answers: tuple[str, str]) -> None:
+    """Real BPE merges runs of whitespace; no token may straddle the header/answer boundary."""
+    tokenizer = smollm2_tokenizer
+    renderer = Renderer(tokenizer)
+    dialogue = [DIALOGUE[0], {"role": "assistant", "content": answers[0]}, DIALOGUE[2]]
+    full = renderer.tokenize(SI, UI, [*dialogue, {"role": "assistant", "content": answers[1]}])
+    expected = [tokenizer.encode(a + "<|im_end|>", add_special_tokens=False) for a in answers]
+    assert trained_runs(full.input_ids, full.assistant_mask) == expected
+    first_prompt = renderer.prompt(SI, UI, dialogue[:1]).input_ids
+    assert full.input_ids[: len(first_prompt)] == first_prompt
+    # Turn 2's context is the same text as its inference-time prompt (the earlier answer is
+    # tokenised on its own, so its ids may differ from a whole-text tokenisation).
+    second_start = max(i for i, m in enumerate(full.assistant_mask) if m and not full.assistant_mask[i - 1])
+    second_prompt = renderer.prompt(SI, UI, dialogue).text
+    assert tokenizer.decode(full.input_ids[:second_start]) == second_prompt
+    assert tokenizer.decode(full.input_ids) == full.text
+
+
 def test_prefix_unstable_templates_are_refused() -> None:
     from fixtures.tokenizers import build_tokenizer
 

@@ -142,21 +142,30 @@ class Renderer:
     def prompt(self, system_info: str | None, user_info: str | None, dialogue: Dialogue) -> Rendered:
         """The generation prompt: the dialogue plus the assistant header; nothing is trained."""
         text = self.text(system_info, user_info, dialogue, add_generation_prompt=True)
-        ids = self._encode(text)["input_ids"]
+        ids = self._encode(text)
         return Rendered(text=text, input_ids=ids, assistant_mask=[0] * len(ids))
 
     def tokenize(self, system_info: str | None, user_info: str | None, dialogue: Dialogue) -> Rendered:
         """Token ids of the whole conversation and the assistant-only mask.
 
         Every assistant turn is trained, up to and including its end-of-turn token (the
-        whitespace a template writes after that token is not).
+        whitespace a template writes after that token is not). Each assistant turn and each
+        stretch between them is tokenised on its own, so no token straddles a prompt/answer
+        boundary: an answer starts exactly where generation starts after `prompt`, and the
+        first turn's context has exactly the ids `prompt` gives.
         """
         messages = self.messages(system_info, user_info, dialogue)
         text = self._apply(messages, False)
-        spans = self._assistant_spans(messages, text)
-        encoded = self._encode(text, offsets=True)
-        mask = [int(any(s <= start < e for s, e in spans)) for start, _ in encoded["offset_mapping"]]
-        return Rendered(text=text, input_ids=list(encoded["input_ids"]), assistant_mask=mask)
+        ids: list[int] = []
+        mask: list[int] = []
+        cut = 0
+        for start, end in [*self._assistant_spans(messages, text), (len(text), len(text))]:
+            for piece, trained in ((text[cut:start], 0), (text[start:end], 1)):
+                piece_ids = self._encode(piece) if piece else []
+                ids += piece_ids
+                mask += [trained] * len(piece_ids)
+            cut = end
+        return Rendered(text=text, input_ids=ids, assistant_mask=mask)
 
     def parse(self, text: str) -> MetaPrompt:
         """Recover System Info and User Info from a rendered text (the inverse of rendering)."""
@@ -185,10 +194,8 @@ class Renderer:
         except Exception as err:  # jinja raises its own TemplateError from raise_exception()
             raise TemplateError(f"the chat template refused the conversation: {err}") from err
 
-    def _encode(self, text: str, *, offsets: bool = False) -> Mapping[str, Any]:
-        if offsets and not getattr(self.tokenizer, "is_fast", False):
-            raise TemplateError("the assistant mask needs a fast tokenizer (offset mapping)")
-        return self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=offsets)
+    def _encode(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
 _PROBE = ("MA7SYSPROBE", "MA7USERONE", "MA7ASSTONE", "MA7USERTWO")
