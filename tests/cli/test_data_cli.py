@@ -215,3 +215,19 @@ def test_cli_module_imports_nothing_heavy():
     code = f"import sys, metaalign.cli.data; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_os_errors_are_one_clear_line(capsys, tmp_path):
+    folder = tmp_path / "records.jsonl"
+    folder.mkdir()
+    assert main(["data", "validate", str(folder)]) == 2
+    assert capsys.readouterr().err == f"metaalign: error: {folder}: Is a directory\n"
+
+
+def test_import_refuses_to_overwrite_its_source(capsys, tmp_path):
+    src = tmp_path / "hh.jsonl"
+    src.write_text((EXAMPLES / "import" / "hh-rlhf.jsonl").read_text())
+    before = src.read_text()
+    assert main(["data", "import", "hh-rlhf", str(src), str(src)]) == 2
+    assert "would overwrite the source" in capsys.readouterr().err
+    assert src.read_text() == before

@@ -100,3 +100,41 @@ def test_generate_passes_the_tiers_and_settings_to_the_engine(
     assert capsys.readouterr().out == "Prioritize safety.|I am a zookeeper.|Hi?\n"
     (request,) = engine.seen
     assert (request.max_new_tokens, request.temperature, request.seed) == (7, 0.5, 3)
+
+
+@pytest.mark.parametrize(
+    ("turns", "message"),
+    [([], "at least one user message"), (["hi"], r"dialogue[0].role"), ([{"role": "user"}], "content")],
+)
+def test_render_bad_turns_are_refused_before_loading_a_model(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    turns: list,
+    message: str,
+) -> None:
+    monkeypatch.setattr("metaalign.models.load_tokenizer", lambda ref: pytest.fail("loaded a tokenizer"))
+    dialogue = tmp_path / "d.json"
+    dialogue.write_text(json.dumps(turns))
+    assert main(["render", "--dialogue", str(dialogue)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"metaalign: error: {dialogue}: ") and message in err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--max-new-tokens", "0", "expected a value >= 1, got 0"),
+        ("--top-p", "0", "expected a value in (0.0, 1.0], got 0"),
+        ("--top-p", "1.5", "expected a value in (0.0, 1.0], got 1.5"),
+        ("--temperature", "-1", "expected a value >= 0.0, got -1"),
+        ("--threads", "two", "expected an integer, got 'two'"),
+    ],
+)
+def test_generate_settings_out_of_range_are_usage_errors(
+    capsys: pytest.CaptureFixture[str], flag: str, value: str, message: str
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["generate", "--query", "q", flag, value])
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err

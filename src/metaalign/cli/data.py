@@ -146,13 +146,16 @@ def _run_importer(args: argparse.Namespace) -> LoadResult:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from metaalign.records import write_records
 
+    if Path(args.src).resolve() == Path(args.out).resolve():
+        raise MetaAlignError(f"{args.out}: the output would overwrite the source; choose another path")
     result = _run_importer(args)
     if not result.records:
-        raise MetaAlignError(
-            f"{args.src}: none of its {result.skipped} rows could be imported; first: {result.errors[0]}"
-        )
+        first = f"; first: {result.errors[0]}" if result.errors else ""
+        raise MetaAlignError(f"{args.src}: none of its {result.skipped} rows could be imported{first}")
     write_records(result.records, args.out)
     kind = result.records[0].kind
     print(f"{args.src}: imported {len(result.records)} {kind} records into {args.out}")

@@ -39,6 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MetaAlignError as err:
         print(f"metaalign: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # a path that is missing, a folder, or not writable: say which
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"metaalign: error: {where}{err.strerror or err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("metaalign: interrupted", file=sys.stderr)
         return 130

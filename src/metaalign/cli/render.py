@@ -32,6 +32,9 @@ def add_tier_args(parser: argparse.ArgumentParser) -> None:
 
 
 def dialogue_from_args(args: argparse.Namespace) -> list[dict]:
+    """The dialogue the flags give, validated (before any model is loaded)."""
+    from metaalign.render import dialogue_turns
+
     if args.query is not None:
         return [{"role": "user", "content": args.query}]
     try:
@@ -42,7 +45,10 @@ def dialogue_from_args(args: argparse.Namespace) -> list[dict]:
         raise MetaAlignError(
             f"{args.dialogue}: expected a JSON list of chat turns, got {type(turns).__name__}"
         )
-    return turns
+    try:
+        return dialogue_turns(turns)
+    except MetaAlignError as err:
+        raise MetaAlignError(f"{args.dialogue}: {err}") from err
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -66,16 +72,16 @@ def run(args: argparse.Namespace) -> int:
     from metaalign.models import load_tokenizer
     from metaalign.render import Renderer
 
-    renderer = Renderer(load_tokenizer(args.model))
     dialogue = dialogue_from_args(args)
+    renderer = Renderer(load_tokenizer(args.model))
     tiers = (args.system_info, args.user_info, dialogue)
     if args.format == "messages":
         print(json.dumps(renderer.messages(*tiers), indent=2, ensure_ascii=False))
     elif args.format == "tokens":
-        is_answer = dialogue[-1].get("role") == "assistant"
+        is_answer = dialogue[-1]["role"] == "assistant"
         rendered = renderer.tokenize(*tiers) if is_answer else renderer.prompt(*tiers)
         print(json.dumps({"input_ids": rendered.input_ids, "assistant_mask": rendered.assistant_mask}))
     else:
-        text = renderer.text(*tiers, add_generation_prompt=dialogue[-1].get("role") != "assistant")
+        text = renderer.text(*tiers, add_generation_prompt=dialogue[-1]["role"] != "assistant")
         print(text, end="" if text.endswith("\n") else "\n")
     return 0
