@@ -164,7 +164,7 @@ def test_json_file_must_be_an_array_of_valid_json(tmp_path, sft_row):
 
 def test_parquet_errors_name_the_zero_based_row(tmp_path, sft_row):
     rows = [sft_row(), sft_row(id="s2"), sft_row(id="s3")]
-    rows[2]["messages"][1]["role"] = "user"
+    rows[2]["messages"].append({"role": "user", "content": "and then?"})
     for row in rows:
         row["metadata"] = json.dumps(row["metadata"])
     path = tmp_path / "d.parquet"
@@ -172,7 +172,7 @@ def test_parquet_errors_name_the_zero_based_row(tmp_path, sft_row):
     err = raises_record_error(path)
     assert (
         str(err)
-        == f"{path}: row 2: field 'messages[1].role': the last message to have role 'assistant', got 'user'"
+        == f"{path}: row 2: field 'messages[2].role': the last message to have role 'assistant', got 'user'"
     )
 
 

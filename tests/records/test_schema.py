@@ -72,7 +72,7 @@ def test_system_message_in_dialogue_points_to_system_info(sft_row):
     row["messages"].insert(1, {"role": "system", "content": "Be brief."})
     path, expected = problem(SFTRecord, row)
     assert path == "messages[1].role"
-    assert expected == "no system message in 'messages'; put the deployer's text in the 'system_info' field"
+    assert expected == "no 'system' turn; put deployer instructions in system_info"
 
 
 def test_sft_dialogue_must_end_with_the_assistant(sft_row):
@@ -88,12 +88,21 @@ def test_dialogue_must_start_with_the_user(sft_row):
     row = sft_row(messages=[{"role": "assistant", "content": "Hello"}])
     assert problem(SFTRecord, row) == (
         "messages[0].role",
-        "the first message to have role 'user', got 'assistant'",
+        "'user' (turns alternate user/assistant, starting with user), got 'assistant'",
     )
 
 
 def test_empty_dialogue_is_rejected(sft_row):
-    assert problem(SFTRecord, sft_row(messages=[])) == ("messages", "a non-empty list of messages")
+    assert problem(SFTRecord, sft_row(messages=[])) == ("messages", "at least one user message, got none")
+
+
+def test_turns_must_alternate(sft_row):
+    row = sft_row()
+    row["messages"][1:1] = [{"role": "user", "content": "Also this."}]
+    assert problem(SFTRecord, row) == (
+        "messages[1].role",
+        "'assistant' (turns alternate user/assistant, starting with user), got 'user'",
+    )
 
 
 def test_unknown_role_lists_the_roles(sft_row):
@@ -153,12 +162,12 @@ def test_preference_prompt_must_end_with_the_user(pref_row):
     )
 
 
-def test_system_message_in_prompt_names_the_prompt(pref_row):
+def test_system_message_in_prompt_is_located_in_the_prompt(pref_row):
     row = pref_row()
     row["prompt"].insert(0, {"role": "system", "content": "x"})
     assert problem(PreferenceRecord, row) == (
         "prompt[0].role",
-        "no system message in 'prompt'; put the deployer's text in the 'system_info' field",
+        "no 'system' turn; put deployer instructions in system_info",
     )
 
 
@@ -200,3 +209,9 @@ def test_detect_kind_by_chosen_key(sft_row, pref_row):
     assert detect_kind(sft_row()) == "sft"
     assert detect_kind(pref_row()) == "preference"
     assert detect_kind({"chosen": None}) == "preference"
+
+
+def test_empty_turns_are_rejected(sft_row):
+    row = sft_row()
+    row["messages"][1]["content"] = ""
+    assert problem(SFTRecord, row) == ("messages[1].content", "a non-empty string")

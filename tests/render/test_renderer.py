@@ -89,7 +89,8 @@ def test_chat_messages_without_a_tokenizer() -> None:
     [
         ([], "at least one user message"),
         ([{"role": "system", "content": "x"}, {"role": "user", "content": "q"}], "put deployer instructions"),
-        ([{"role": "assistant", "content": "a"}], "start with a 'user' message"),
+        ([{"role": "assistant", "content": "a"}], r"dialogue\[0\].role: expected 'user' \(turns alternate"),
+        ([{"role": "user", "content": "a"}, {"role": "user", "content": "b"}], r"dialogue\[1\].role"),
         ([{"role": "user", "content": 3}], r"dialogue\[0\].content: expected a string"),
         ([{"role": "user", "content": "q"}, {"role": "tool", "content": "x"}], r"dialogue\[1\].role"),
     ],
@@ -99,11 +100,16 @@ def test_bad_dialogues_are_refused_with_the_position(dialogue: list, message: st
         chat_messages(SI, UI, dialogue)
 
 
-def test_template_errors_are_reported_not_raised_raw(tokenizer_for) -> None:
-    renderer = Renderer(tokenizer_for("mistral"))
-    not_alternating = [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]
-    with pytest.raises(TemplateError, match="must alternate"):
-        renderer.text(SI, UI, not_alternating)
+def test_template_errors_are_reported_not_raised_raw() -> None:
+    from fixtures.tokenizers import build_tokenizer
+
+    tokenizer = build_tokenizer("smollm2")
+    tokenizer.chat_template = (
+        "{% if messages | length > 2 %}{{ raise_exception('two turns at most') }}{% endif %}x"
+    )
+    renderer = Renderer(tokenizer, system_role=True)
+    with pytest.raises(TemplateError, match="refused the conversation: two turns at most"):
+        renderer.text(SI, UI, DIALOGUE)
 
 
 # --- the loss mask -------------------------------------------------------------------------

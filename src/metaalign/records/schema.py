@@ -14,6 +14,8 @@ from typing import Any, ClassVar, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from metaalign.render.renderer import dialogue_problem
+
 Role = Literal["system", "user", "assistant"]
 Subset = Literal["priority", "helpful", "consensus", "diverse_opinion", "custom"]
 Winner = Literal["system", "user"]
@@ -32,7 +34,7 @@ class Message(BaseModel):
     model_config = _FIXED
 
     role: Role
-    content: str
+    content: str = Field(min_length=1)
 
 
 class RecordMeta(BaseModel):
@@ -67,20 +69,12 @@ class RecordMeta(BaseModel):
 
 
 def _check_dialogue(messages: list[Message], last_role: Role, field: str) -> list[Message]:
-    """The dialogue rules shared by SFT messages and preference prompts (the renderer's too)."""
-    if not messages:
-        raise PydanticCustomError("empty_dialogue", "a non-empty list of messages")
-    for i, message in enumerate(messages):
-        if message.role == "system":
-            raise PydanticCustomError(
-                "system_in_dialogue",
-                "no system message in '{field}'; put the deployer's text in the 'system_info' field",
-                {"field": field, "at": f"[{i}].role"},
-            )
-    if messages[0].role != "user":
-        raise PydanticCustomError(
-            "dialogue_start", "the first message to have role 'user', got 'assistant'", {"at": "[0].role"}
-        )
+    """The renderer's dialogue rules (`dialogue_problem`), plus which role the list must end with."""
+    problem = dialogue_problem([m.role for m in messages])
+    if problem is not None:
+        index, expected = problem
+        at = "" if index is None else f"[{index}].role"
+        raise PydanticCustomError("dialogue_roles", "{expected}", {"expected": expected, "at": at})
     if messages[-1].role != last_role:
         raise PydanticCustomError(
             "dialogue_end",

@@ -41,28 +41,41 @@ class Rendered:
         return [t if m else IGNORE_INDEX for t, m in zip(self.input_ids, self.assistant_mask, strict=True)]
 
 
-def dialogue_turns(dialogue: Dialogue) -> list[dict[str, str]]:
-    """Validate a dialogue (user first, user/assistant roles only) into plain role/content dicts.
+def dialogue_problem(roles: Sequence[object]) -> tuple[int | None, str] | None:
+    """The first way a dialogue's roles break the rules, as (turn index, what was expected).
 
-    System Info is its own tier: a `system` message here is an error, never merged silently.
+    The rules, shared by records and the renderer: at least one turn; user and assistant
+    alternate, starting with the user; no system turn (System Info is its own tier).
+    """
+    if not roles:
+        return None, "at least one user message, got none"
+    for index, role in enumerate(roles):
+        want = DIALOGUE_ROLES[index % 2]
+        if role == "system":
+            return index, "no 'system' turn; put deployer instructions in system_info"
+        if role != want:
+            got = f"'{role}'" if isinstance(role, str) else repr(role)
+            return index, f"'{want}' (turns alternate user/assistant, starting with user), got {got}"
+    return None
+
+
+def dialogue_turns(dialogue: Dialogue) -> list[dict[str, str]]:
+    """Validate a dialogue into plain role/content dicts (see `dialogue_problem` for the rules).
+
     Accepts dicts or objects with `role` and `content` attributes (e.g. pydantic messages).
     """
     turns = []
-    for index, message in enumerate(dialogue):
-        role = message.get("role") if isinstance(message, Mapping) else getattr(message, "role", None)
-        content = (
-            message.get("content") if isinstance(message, Mapping) else getattr(message, "content", None)
-        )
-        if role not in DIALOGUE_ROLES:
-            hint = " (put deployer instructions in system_info)" if role == "system" else ""
-            raise DialogueError(f"dialogue[{index}].role: expected 'user' or 'assistant', got {role!r}{hint}")
-        if not isinstance(content, str):
-            raise DialogueError(f"dialogue[{index}].content: expected a string, got {type(content).__name__}")
-        turns.append({"role": role, "content": content})
-    if not turns:
-        raise DialogueError("dialogue: expected at least one user message, got none")
-    if turns[0]["role"] != "user":
-        raise DialogueError("dialogue[0].role: expected the dialogue to start with a 'user' message")
+    for message in dialogue:
+        get = message.get if isinstance(message, Mapping) else lambda key, m=message: getattr(m, key, None)
+        turns.append({"role": get("role"), "content": get("content")})
+    problem = dialogue_problem([t["role"] for t in turns])
+    if problem is not None:
+        index, expected = problem
+        raise DialogueError(f"dialogue{'' if index is None else f'[{index}].role'}: expected {expected}")
+    for index, turn in enumerate(turns):
+        if not isinstance(turn["content"], str):
+            kind = type(turn["content"]).__name__
+            raise DialogueError(f"dialogue[{index}].content: expected a string, got {kind}")
     return turns
 
 
