@@ -1,20 +1,14 @@
-"""Reversible neutralisation of text that could spoof a tier or a chat turn.
+"""Reversible neutralisation of caller text that could spoof a tier tag or a chat turn.
 
-Owns the two escapes the renderer applies to every caller-supplied string (System Info,
-User Info, each message): tier tags such as `</User Info>` and chat markers such as
-`<|im_start|>`. Both are bijective, so `restore(apply(s)) == s` for every string `s`, and
-`apply(s)` never contains a tier tag (any case or spacing) or a marker. It does not decide
-which markers a tokenizer has: `markers_for` gathers them, the renderer passes them in.
-
-Tier tags: `<` + tag becomes `&lt;` + tag; an `&lt;` (or `&amp;...lt;`) already standing
-before a tag gains one `amp;`, so escaped and literal text never collide.
-Markers: a WORD JOINER (U+2060, invisible) goes after the marker's first character; one
-already there gains another, for the same reason.
+Owns the two escapes applied to every tier and message: `<` before a tier tag becomes `&lt;`,
+and a chat marker gets an invisible WORD JOINER after its first character. Both are bijective
+(an escape already present gains one more level). Which markers a tokenizer has: `markers_for`.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,9 +47,9 @@ def markers_for(tokenizer: Any) -> frozenset[str]:
     return frozenset(m for m in found if len(m) >= 2 and JOINER not in m)
 
 
-def _tag_lookahead(tag_names: Iterable[str]) -> str:
-    names = "|".join(r"[\s_-]*".join(map(re.escape, name.split())) for name in tag_names)
-    return rf"(?=\s*/?\s*(?i:{names})\s*>)"
+def _tag_alternatives(tag_names: Iterable[str]) -> list[str]:
+    """One regex per tier tag name, in any case and with any spacing, `_` or `-` between words."""
+    return [r"[\s_-]*".join(map(re.escape, name.split())) for name in tag_names]
 
 
 @dataclass(frozen=True)
@@ -64,56 +58,72 @@ class Neutralizer:
 
     tag_names: tuple[str, ...]
     markers: frozenset[str] = KNOWN_MARKERS
-    _tier_escape: re.Pattern[str] = field(init=False, repr=False, compare=False)
-    _tier_restore: re.Pattern[str] = field(init=False, repr=False, compare=False)
-    _marker_escape: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
-    _marker_restore: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    _patterns: dict[str, re.Pattern[str] | None] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        ahead = _tag_lookahead(self.tag_names)
-        set_ = object.__setattr__
-        set_(self, "_tier_escape", re.compile(rf"(?:<|&(?:amp;)*lt;){ahead}"))
-        set_(self, "_tier_restore", re.compile(rf"&(?:amp;)*lt;{ahead}"))
         _check_no_overlap(self.markers)
+        alternatives = _tag_alternatives(self.tag_names)
+        ahead = rf"(?=\s*/?\s*(?i:{'|'.join(alternatives)})\s*>)"
+        tiers = "|".join(f"(?P<t{i}>{alt})" for i, alt in enumerate(alternatives))
         ordered = sorted(self.markers, key=len, reverse=True)
-        if not ordered:
-            set_(self, "_marker_escape", None)
-            set_(self, "_marker_restore", None)
-            return
-        alts = "|".join(f"{re.escape(m[0])}(?={JOINER}*{re.escape(m[1:])})" for m in ordered)
-        set_(self, "_marker_escape", re.compile(alts))
-        restore = "|".join(f"{re.escape(m[0])}{JOINER}(?={JOINER}*{re.escape(m[1:])})" for m in ordered)
-        set_(self, "_marker_restore", re.compile(restore))
+        rests = [f"{re.escape(m[0])}{{joiner}}(?={JOINER}*{re.escape(m[1:])})" for m in ordered]
+        patterns: dict[str, re.Pattern[str] | None] = {
+            "tier_escape": re.compile(rf"(?:<|&(?:amp;)*lt;){ahead}"),
+            "tier_restore": re.compile(rf"&(?:amp;)*lt;{ahead}"),
+            "tier_tag": re.compile(rf"<\s*(/?)\s*(?i:{tiers})\s*>"),
+            "marker_escape": re.compile("|".join(r.format(joiner="") for r in rests)) if rests else None,
+            "marker_restore": re.compile("|".join(r.format(joiner=JOINER) for r in rests)) if rests else None,
+        }
+        object.__setattr__(self, "_patterns", patterns)
 
     def apply(self, text: str) -> str:
         """Escape tier tags, then break markers. The result contains neither."""
-        text = self._tier_escape.sub(_escape_tier_match, text)
-        if self._marker_escape is not None:
-            text = self._marker_escape.sub(lambda m: m.group(0) + JOINER, text)
+        text = self._patterns["tier_escape"].sub(_escape_tier_match, text)
+        if (markers := self._patterns["marker_escape"]) is not None:
+            text = markers.sub(lambda m: m.group(0) + JOINER, text)
         return text
 
     def restore(self, text: str) -> str:
         """Exact inverse of `apply`."""
-        if self._marker_restore is not None:
-            text = self._marker_restore.sub(lambda m: m.group(0)[0], text)
-        return self._tier_restore.sub(_restore_tier_match, text)
+        if (markers := self._patterns["marker_restore"]) is not None:
+            text = markers.sub(lambda m: m.group(0)[0], text)
+        return self._patterns["tier_restore"].sub(_restore_tier_match, text)
 
-    def tier_tags_in(self, text: str) -> list[re.Match[str]]:
+    def tier_tags_in(self, text: str) -> list[TierTag]:
         """Every raw (unescaped) tier tag in `text`, in order, whatever its case or spacing."""
-        names = "|".join(r"[\s_-]*".join(map(re.escape, n.split())) for n in self.tag_names)
-        return list(re.finditer(rf"<\s*(/?)\s*(?i:({names}))\s*>", text))
+        found = []
+        for match in self._patterns["tier_tag"].finditer(text):
+            tier = next(i for i in range(len(self.tag_names)) if match.group(f"t{i}") is not None)
+            found.append(
+                TierTag(tier=tier, closing=match.group(1) == "/", start=match.start(), end=match.end())
+            )
+        return found
+
+
+@dataclass(frozen=True)
+class TierTag:
+    """A tier tag found in text: which tier (index into `tag_names`), opening or closing, where."""
+
+    tier: int
+    closing: bool
+    start: int
+    end: int
 
 
 def _check_no_overlap(markers: frozenset[str]) -> None:
     """Reversibility needs that no marker can start inside another's occurrence."""
+    ordered = sorted(markers)
     for a in markers:
-        for b in markers:
-            for i in range(1, len(a)):
-                if a[i:].startswith(b) or b.startswith(a[i:]):
-                    raise TemplateError(
-                        f"chat markers {a!r} and {b!r} overlap, so text holding them cannot be "
-                        "neutralised reversibly; pass an explicit marker set without one of them"
-                    )
+        for i in range(1, len(a)):
+            tail = a[i:]
+            inside = next((tail[:j] for j in range(1, len(tail) + 1) if tail[:j] in markers), None)
+            k = bisect_left(ordered, tail)
+            overhanging = ordered[k] if k < len(ordered) and ordered[k].startswith(tail) else None
+            if inside or overhanging:
+                raise TemplateError(
+                    f"chat markers {a!r} and {inside or overhanging!r} overlap, so text holding them cannot "
+                    "be neutralised reversibly; pass an explicit marker set without one of them"
+                )
 
 
 def _escape_tier_match(match: re.Match[str]) -> str:

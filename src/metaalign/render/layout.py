@@ -8,7 +8,6 @@ not decide which tier wins a conflict (that is the priority matrix's job).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -65,23 +64,17 @@ class Layout:
         a folded first user turn or a whole rendered prompt). Exactly one opening and one
         closing tag of each tier must be present, in layout order."""
         tags = neutralizer.tier_tags_in(text)
-        found = [(m.group(1) == "/", _squash(m.group(2))) for m in tags]
-        sys_name, user_name = (_squash(n) for n in self.tag_names)
-        expected = [(False, sys_name), (True, sys_name), (False, user_name), (True, user_name)]
-        if found != expected:
+        expected = [(0, False), (0, True), (1, False), (1, True)]
+        if [(tag.tier, tag.closing) for tag in tags] != expected:
             raise TemplateError(
                 f"expected exactly one <{self.system_tag}> block then one <{self.user_tag}> block, "
-                f"found tags {[m.group(0) for m in tags]}"
+                f"found tags {[text[tag.start : tag.end] for tag in tags]}"
             )
         sys_open, sys_close, user_open, user_close = tags
         return MetaPrompt(
-            system_info=neutralizer.restore(_inner(text, sys_open.end(), sys_close.start())),
-            user_info=neutralizer.restore(_inner(text, user_open.end(), user_close.start())),
+            system_info=neutralizer.restore(_inner(text, sys_open.end, sys_close.start)),
+            user_info=neutralizer.restore(_inner(text, user_open.end, user_close.start)),
         )
-
-
-def _squash(name: str) -> str:
-    return re.sub(r"[\s_-]", "", name.lower())
 
 
 def _inner(text: str, start: int, end: int) -> str:
