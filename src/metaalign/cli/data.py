@@ -1,10 +1,8 @@
 """`metaalign data`: validate, summarise and import record files.
 
-Owns the arguments and the printing of the data commands; the work is `metaalign.records`',
-imported inside each command so that `metaalign --help` loads neither pydantic nor pyarrow.
-Exit status: 0 when all is well; 1 when `validate --skip-bad` found bad records (it lists them);
-2 (set by main) when a MetaAlignError stopped a command: an unreadable file, or without
---skip-bad the first bad record. Skipped rows of `stats` and `import` are reported on stderr.
+Owns the arguments and the printing; the work is `metaalign.records`', imported inside each
+command. Exit status: 0 when all is well; 1 when `validate --skip-bad` found bad records (listed);
+2 (set by main) when an error stopped a command, e.g. the first bad record without --skip-bad.
 """
 
 from __future__ import annotations
@@ -16,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
 from metaalign.errors import MetaAlignError
+from metaalign.models.resolver import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     from metaalign.records import LoadResult, Record
@@ -51,8 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument(
         "--model",
         metavar="REF",
-        default="smollm2-135m",
-        help="model whose tokenizer and chat template measure token lengths (default: smollm2-135m)",
+        default=DEFAULT_MODEL,
+        help=f"model whose tokenizer and chat template measure token lengths (default: {DEFAULT_MODEL})",
     )
     s.add_argument("--no-tokens", action="store_true", help="skip token lengths (no tokenizer is loaded)")
     s.add_argument("--skip-bad", action="store_true", help="leave bad records out (reported on stderr)")

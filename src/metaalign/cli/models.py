@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from metaalign.errors import MetaAlignError
+from metaalign.models.resolver import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     from metaalign.models.resolver import ModelInfo
@@ -40,7 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "convert",
         help="convert an alias or .gguf file to a safetensors folder now (once) and print its path",
     )
-    c.add_argument("ref", nargs="?", default="smollm2-135m", help="model reference (default: smollm2-135m)")
+    c.add_argument(
+        "ref", nargs="?", default=DEFAULT_MODEL, help=f"model reference (default: {DEFAULT_MODEL})"
+    )
     c.add_argument(
         "--online",
         action="store_true",

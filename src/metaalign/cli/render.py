@@ -12,8 +12,7 @@ import json
 from pathlib import Path
 
 from metaalign.errors import MetaAlignError
-
-DEFAULT_MODEL = "smollm2-135m"
+from metaalign.models.resolver import DEFAULT_MODEL
 
 
 def add_tier_args(parser: argparse.ArgumentParser) -> None:

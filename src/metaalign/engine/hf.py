@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from metaalign.engine.base import Completion, GenerationRequest, cut_at_stop
+from metaalign.models.resolver import DEFAULT_MODEL
 from metaalign.render import Renderer
 
 
@@ -24,11 +25,11 @@ class TransformersEngine:
         self.tokenizer = tokenizer
         self.renderer = Renderer(tokenizer)
         self.batch_size = batch_size
-        if tokenizer.pad_token_id is None:
-            tokenizer.pad_token = tokenizer.eos_token
+        # Left padding is masked out, so any id will do; EOS where the tokenizer names no pad.
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
     @classmethod
-    def from_pretrained(cls, ref: str = "smollm2-135m", **kw: Any) -> TransformersEngine:
+    def from_pretrained(cls, ref: str = DEFAULT_MODEL, **kw: Any) -> TransformersEngine:
         from metaalign.models import load_model, load_tokenizer
 
         return cls(load_model(ref), load_tokenizer(ref), **kw)
@@ -52,7 +53,7 @@ class TransformersEngine:
         first = batch[0]
         prompts = [self.renderer.prompt(r.system_info, r.user_info, r.dialogue).input_ids for r in batch]
         width = max(map(len, prompts))
-        pad = self.tokenizer.pad_token_id
+        pad = self.pad_id
         ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=self.model.device)
         attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=ids.device)
         if first.seed is not None:

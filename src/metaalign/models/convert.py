@@ -101,8 +101,6 @@ def convert_gguf(gguf: Path, dest: Path) -> None:
     if getattr(config, "tie_word_embeddings", False):
         fresh.tie_weights()
     fresh.generation_config = copy.deepcopy(quantized.generation_config)
-    if tokenizer.pad_token is None and tokenizer.eos_token is not None:
-        tokenizer.pad_token = tokenizer.eos_token
     fresh.save_pretrained(dest)
     tokenizer.save_pretrained(dest)
 

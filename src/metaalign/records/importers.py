@@ -1,10 +1,9 @@
 """Importers: other datasets' public layouts turned into MetaAlign records.
 
 Owns the conversion of HH-RLHF transcripts, UltraFeedback-binarized rows, Multifaceted-Collection
-rows and generically mapped columns. Sources are read as raw rows by `io.read_rows` (any format
-it reads); each importer returns a `LoadResult`. Writing the result is `io.write_records`' job.
-Imported records get subset "custom" unless told otherwise, and the id `<file stem>-<row number>`
-(the row number as errors report it) when the source has no id.
+rows and generically mapped columns, read as raw rows by `io.read_rows`; each importer returns a
+`LoadResult`. Records get subset "custom" unless told otherwise, and id `<file stem>-<row number>`
+when the source has none. Writing is `io.write_records`' job.
 """
 
 from __future__ import annotations

@@ -1,13 +1,8 @@
 """Reading and writing record files: JSONL (optionally .gz), JSON arrays, Parquet, `datasets` folders.
 
 Owns formats, error locations (file plus line, item or row) and atomic writes. Does not own the
-record rules themselves (see `schema`) nor conversion from other datasets' layouts (`importers`).
-pyarrow and datasets are imported inside the functions that need them.
-
-Locations in errors: JSONL counts 1-based lines (blank lines are ignored, not counted as records,
-but still numbered); a JSON array counts 1-based items; Parquet and `datasets` count 0-based rows,
-as `dataset[i]` does. In Parquet and `datasets` files a null cell means the field is absent, and
-`metadata` is stored as a JSON text column so that free-form metadata keys round-trip exactly.
+record rules (see `schema`) nor other datasets' layouts (`importers`). pyarrow and datasets are
+imported inside the functions that need them.
 """
 
 from __future__ import annotations
@@ -282,6 +277,11 @@ def read_records(
     holds the rest of the file to it. Without `skip_bad` the first bad record raises RecordError;
     with it, bad records are skipped and counted (never silently dropped). Duplicate ids are bad
     records too: the first occurrence is kept. Blank JSONL lines are ignored.
+
+    Locations in errors: JSONL counts 1-based lines (blank lines still numbered); a JSON array
+    counts 1-based items; Parquet and `datasets` count 0-based rows, as `dataset[i]` does. There a
+    null cell means the field is absent, and `metadata` is a JSON text column, so that free-form
+    metadata keys round-trip exactly.
     """
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS} or None, got {kind!r}")

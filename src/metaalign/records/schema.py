@@ -68,7 +68,7 @@ class RecordMeta(BaseModel):
         return winner
 
 
-def _check_dialogue(messages: list[Message], last_role: Role, field: str) -> list[Message]:
+def _check_dialogue(messages: list[Message], last_role: Role) -> list[Message]:
     """The renderer's dialogue rules (`dialogue_problem`), plus which role the list must end with."""
     problem = dialogue_problem([m.role for m in messages])
     if problem is not None:
@@ -106,12 +106,7 @@ class SFTRecord(_RecordBase):
     @field_validator("messages")
     @classmethod
     def _dialogue_rules(cls, messages: list[Message]) -> list[Message]:
-        return _check_dialogue(messages, "assistant", "messages")
-
-    @property
-    def dialogue(self) -> list[Message]:
-        """The dialogue without the meta-prompt (System Info lives in `system_info`)."""
-        return self.messages
+        return _check_dialogue(messages, "assistant")
 
 
 class PreferenceRecord(_RecordBase):
@@ -127,7 +122,7 @@ class PreferenceRecord(_RecordBase):
     @field_validator("prompt")
     @classmethod
     def _prompt_rules(cls, prompt: list[Message]) -> list[Message]:
-        return _check_dialogue(prompt, "user", "prompt")
+        return _check_dialogue(prompt, "user")
 
     @field_validator("rejected")
     @classmethod
@@ -135,11 +130,6 @@ class PreferenceRecord(_RecordBase):
         if rejected == info.data.get("chosen"):
             raise PydanticCustomError("same_completion", "a completion different from 'chosen'")
         return rejected
-
-    @property
-    def dialogue(self) -> list[Message]:
-        """The prompt turns (the completions are `chosen` and `rejected`)."""
-        return self.prompt
 
 
 Record = SFTRecord | PreferenceRecord
