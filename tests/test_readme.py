@@ -1,9 +1,14 @@
-"""Every command the README shows is run: `metaalign ...` lines here, set-up scripts by .ci/run."""
+"""Every command the README shows is run: `metaalign ...` lines here, set-up scripts by .ci/run.
+
+Like a reader would, these use the default model cache (METAALIGN_HOME unset), so the first run
+on a machine converts the embedded model there once.
+"""
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -58,6 +63,17 @@ def test_readme_command_runs(command: str, workdir: Path) -> None:
     if command.startswith("metaalign render"):
         (shown,) = blocks("text")
         assert result.stdout.strip() == shown.strip()
+    if command.startswith("metaalign generate"):  # greedy: the same answer as the Python API gives
+        from metaalign.cli.main import build_parser
+        from metaalign.engine import GenerationRequest
+        from metaalign.engine.hf import TransformersEngine
+
+        args = build_parser().parse_args(shlex.split(command)[1:])
+        request = GenerationRequest.for_query(
+            args.system_info, args.user_info, args.query, max_new_tokens=args.max_new_tokens
+        )
+        (expected,) = TransformersEngine.from_pretrained(args.model, batch_size=1).generate([request])
+        assert result.stdout.strip() == expected.text.strip()
 
 
 @pytest.mark.slow

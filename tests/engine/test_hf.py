@@ -44,8 +44,12 @@ def test_max_tokens_and_stop_strings(engine) -> None:
     assert cut.finish_reason == "stop"
 
 
-def test_sampling_is_reproducible_with_a_seed(engine) -> None:
-    request = GenerationRequest.for_query(
-        None, None, "Say something.", max_new_tokens=10, temperature=1.0, seed=7
-    )
-    assert engine.generate([request])[0].text == engine.generate([request])[0].text
+def test_sampling_is_reproducible_with_a_seed_and_varies_across_seeds(engine) -> None:
+    def sample(seed: int) -> str:
+        request = GenerationRequest.for_query(
+            None, None, "Say something.", max_new_tokens=12, temperature=1.0, seed=seed
+        )
+        return engine.generate([request])[0].text
+
+    assert sample(7) == sample(7)
+    assert len({sample(seed) for seed in (1, 2, 3)}) > 1  # sampling is really on

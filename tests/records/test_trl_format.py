@@ -59,6 +59,16 @@ def test_examples_follow_record_kind_and_token_length_counts_the_longer_completi
     renderer = Renderer(make_tokenizer("smollm2"))
     sft, pref = trl_examples([SFT, PREF], renderer)
     assert set(sft) == {"messages"} and set(pref) == {"prompt", "chosen", "rejected"}
-    with_rejected = [*PREF.prompt, Message(role="assistant", content=PREF.rejected)]
-    longer = len(renderer.tokenize(PREF.system_info, PREF.user_info, with_rejected).input_ids)
-    assert token_length(PREF, renderer) == longer
+    lengths = {
+        answer: len(
+            renderer.tokenize(
+                PREF.system_info, PREF.user_info, [*PREF.prompt, {"role": "assistant", "content": answer}]
+            ).input_ids
+        )
+        for answer in (PREF.chosen, PREF.rejected)
+    }
+    assert lengths[PREF.rejected] > lengths[PREF.chosen]  # the fixture's rejected answer is the longer
+    assert token_length(PREF, renderer) == lengths[PREF.rejected]
+    assert token_length(SFT, renderer) == len(
+        renderer.tokenize(SFT.system_info, SFT.user_info, SFT.messages).input_ids
+    )
