@@ -27,6 +27,7 @@ class TransformersEngine:
         self.batch_size = batch_size
         # Left padding is masked out, so any id will do; EOS where the tokenizer names no pad.
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        self.end_ids = set(_as_list(model.generation_config.eos_token_id)) | {tokenizer.eos_token_id}
 
     @classmethod
     def from_pretrained(cls, ref: str = DEFAULT_MODEL, **kw: Any) -> TransformersEngine:
@@ -35,7 +36,7 @@ class TransformersEngine:
         return cls(load_model(ref), load_tokenizer(ref), **kw)
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
-        results: list[Completion | None] = [None] * len(requests)
+        results: list[Completion] = [None] * len(requests)  # type: ignore[list-item]  # all filled below
         groups: dict[tuple, list[int]] = {}
         for i, r in enumerate(requests):
             groups.setdefault((r.max_new_tokens, r.temperature, r.top_p, r.seed, r.stop), []).append(i)
@@ -46,7 +47,7 @@ class TransformersEngine:
                     chunk, self._generate_batch([requests[i] for i in chunk]), strict=True
                 ):
                     results[i] = completion
-        return [r for r in results if r is not None]
+        return results
 
     @torch.inference_mode()
     def _generate_batch(self, batch: list[GenerationRequest]) -> list[Completion]:
@@ -75,8 +76,7 @@ class TransformersEngine:
         ]
 
     def _completion(self, new_ids: list[int], prompt_len: int, request: GenerationRequest) -> Completion:
-        eos = set(_as_list(self.model.generation_config.eos_token_id)) | {self.tokenizer.eos_token_id}
-        cut = next((k for k, t in enumerate(new_ids) if t in eos), None)
+        cut = next((k for k, t in enumerate(new_ids) if t in self.end_ids), None)
         kept = new_ids if cut is None else new_ids[:cut]
         text = self.tokenizer.decode(kept, skip_special_tokens=True)
         stopped = cut_at_stop(text, request.stop)

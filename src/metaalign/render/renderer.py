@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 from metaalign.errors import MetaAlignError, TemplateError
@@ -94,7 +94,7 @@ def chat_messages(
     is folded into the first user turn. Every caller string is neutralised.
     """
     layout = layout or load_layout()
-    neutralizer = neutralizer or Neutralizer(layout.tag_names, KNOWN_MARKERS)
+    neutralizer = neutralizer or _known_markers_neutralizer(layout.tag_names)
     turns = [
         {"role": t["role"], "content": neutralizer.apply(t["content"])} for t in dialogue_turns(dialogue)
     ]
@@ -104,6 +104,12 @@ def chat_messages(
     first = turns[0]
     turns[0] = {"role": "user", "content": block + layout.fold_separator + first["content"]}
     return turns
+
+
+@cache
+def _known_markers_neutralizer(tag_names: tuple[str, ...]) -> Neutralizer:
+    """Built once per layout: the tokenizer-free path runs on every request."""
+    return Neutralizer(tag_names, KNOWN_MARKERS)
 
 
 class Renderer:
