@@ -12,10 +12,14 @@ import sys
 from collections.abc import Sequence
 
 from metaalign import __version__
+from metaalign.cli import build as build_cmd
 from metaalign.cli import data as data_cmd
+from metaalign.cli import eval as eval_cmd
 from metaalign.cli import generate as generate_cmd
 from metaalign.cli import models as models_cmd
 from metaalign.cli import render as render_cmd
+from metaalign.cli import serve as serve_cmd
+from metaalign.cli import train as train_cmd
 from metaalign.errors import MetaAlignError
 
 
@@ -26,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"metaalign {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (render_cmd, generate_cmd, data_cmd, models_cmd):
+    for module in (render_cmd, generate_cmd, data_cmd, models_cmd, build_cmd, train_cmd, eval_cmd, serve_cmd):
         module.register(sub)
     return parser
 
