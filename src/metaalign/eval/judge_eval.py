@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from metaalign.engine import Engine, GenerationRequest
+from metaalign.errors import MetaAlignError
 from metaalign.eval.metrics import proportion
 from metaalign.eval.report import Report, SystemResult
-from metaalign.eval.store import GenerationStore
+from metaalign.eval.store import GenerationStore, drop_partial_line
 from metaalign.eval.verifiable import MAX_NEW_TOKENS, EvalSystem, slug
 from metaalign.records import PreferenceRecord, read_records
 
@@ -98,12 +99,12 @@ async def judge_all(
     """
     done: dict[str, dict[str, Any]] = {}
     if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for number, line in enumerate(drop_partial_line(path).splitlines(), start=1):
             try:
                 row = json.loads(line)
                 done[row["id"]] = row
             except (json.JSONDecodeError, KeyError, TypeError):
-                continue  # a half-written line from a killed run: judged again
+                raise MetaAlignError(f"{path}:{number}: not a verdict line; use another --out") from None
     model, baseline = answers
 
     async def one(p: JudgePrompt) -> dict[str, Any]:

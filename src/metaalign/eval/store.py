@@ -32,12 +32,7 @@ class GenerationStore:
             self.path.write_text(json.dumps({HEADER_KEY: self.settings}) + "\n", encoding="utf-8")
 
     def _resume(self) -> None:
-        raw = self.path.read_bytes()
-        keep = raw[: raw.rfind(b"\n") + 1]  # a half-written last line (a kill mid-write) is dropped
-        if len(keep) != len(raw):
-            with open(self.path, "r+b") as handle:
-                handle.truncate(len(keep))
-        lines = keep.decode("utf-8").splitlines()
+        lines = drop_partial_line(self.path).splitlines()
         try:
             header = json.loads(lines[0])[HEADER_KEY]
         except (IndexError, json.JSONDecodeError, KeyError, TypeError):
@@ -66,6 +61,16 @@ class GenerationStore:
             os.fsync(handle.fileno())
         for row in rows:
             self.done[row["case_id"]] = dict(row)
+
+
+def drop_partial_line(path: Path) -> str:
+    """Cut a half-written last line (a kill mid-write) off `path`; returns the whole lines kept."""
+    raw = path.read_bytes()
+    keep = raw[: raw.rfind(b"\n") + 1]
+    if len(keep) != len(raw):
+        with open(path, "r+b") as handle:
+            handle.truncate(len(keep))
+    return keep.decode("utf-8")
 
 
 def _diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
