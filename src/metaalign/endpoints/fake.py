@@ -71,6 +71,7 @@ class LoggedRequest:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # one small reply must not wait for a delayed ACK
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
