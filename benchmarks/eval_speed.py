@@ -69,7 +69,7 @@ def main() -> None:
     batched_s = time.perf_counter() - started
     tokens = sum(c.completion_tokens for c in completions)
     rate = tokens / batched_s
-    print(f"batched engine:         {len(cases) / batched_s:.3f} cases/s ({batched_s:.1f} s, {rate:.1f} tok/s)")
+    print(f"batched engine:        {len(cases) / batched_s:.3f} cases/s ({batched_s:.1f}s, {rate:.1f} tok/s)")
     same = sum(a.strip() == b.text.strip() for a, b in zip(loop_texts, completions, strict=True))
     print(f"identical answers: {same}/{len(cases)}")
     per_case = len(suite) / len(cases) / 60
