@@ -1,0 +1,168 @@
+"""Annotation throughput and resume of `metaalign build` against a fake OpenAI-compatible server.
+
+Part 1 (throughput): the build's own runner and pairwise judge make 2,000 judge calls (1,000
+verdicts, both orders) at concurrency 32 against a fake server on 127.0.0.1 that takes 50 ms
+per call; each verdict is committed to a build store as it completes. Baseline: the ideal
+time 2000 x 0.05 / 32 s. Part 2 (resume): a real `metaalign build` (fake policy, LLM rewrite
+and judge through the endpoint) is SIGKILLed mid-run and re-run; the server's request log
+shows how many calls that had completed (committed to the store) were issued again.
+Prints the throughput ratio elapsed / ideal LAST (target <= 1.3).
+
+    .venv/bin/python benchmarks/build_throughput.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from metaalign.build.build_config import BuildConfig
+from metaalign.build.runner import run_calls
+from metaalign.build.store import BuildStore
+from metaalign.endpoints import FakeOpenAIServer, OpenAIChatClient
+from metaalign.judge import PairwiseJudge
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Pair:
+    id: str
+
+
+def judge_reply(messages) -> str:
+    return "Answer A follows the System Info.\nVerdict: A"
+
+
+def throughput(calls: int, concurrency: int, latency: float, workdir: Path) -> tuple[float, float]:
+    """Seconds for `calls` judge calls through the build's runner, and the ideal seconds."""
+    config = BuildConfig(progress=False)
+    with FakeOpenAIServer(reply=judge_reply, latency=latency) as server:
+        client = OpenAIChatClient(base_url=server.base_url, model="judge", concurrency=concurrency)
+        judge = PairwiseJudge(client)
+        pairs = [Pair(f"pair-{i:05d}") for i in range(calls // 2)]
+
+        async def call(pair: Pair) -> dict:
+            verdict = await judge.judge(
+                system_info="Answer in capitals.",
+                user_info="I like detail.",
+                instruction=f"question {pair.id}",
+                answer_a="A FULL ANSWER.",
+                answer_b="a full answer.",
+                key=pair.id,
+            )
+            return {
+                "id": pair.id,
+                "assignment_id": pair.id,
+                "k": 0,
+                "winner": verdict.winner,
+                "first": verdict.first,
+                "second": verdict.second,
+                "agree": verdict.agree,
+                "attempts": verdict.attempts,
+                "prompt_version": verdict.prompt_version,
+                "replies": list(verdict.replies),
+            }
+
+        with BuildStore(workdir / "throughput.sqlite", "bench") as store:
+            start = time.perf_counter()
+            failed = run_calls(config, store, "judgments", pairs, call, client=client)
+            elapsed = time.perf_counter() - start
+            assert failed == 0 and store.count("judgments") == len(pairs)
+        assert server.calls == calls, server.calls
+    return elapsed, calls * latency / concurrency
+
+
+def _recipe(workdir: Path, base_url: str) -> Path:
+    recipe = workdir / "resume.yaml"
+    recipe.write_text(
+        f"output_dir: {workdir / 'resume'}\ninstructions_train: 60\ninstructions_test: 0\n"
+        "candidates: 2\nmeta_prompts: 4\nresponse_path: rewrite\njudge: true\nprogress: false\n"
+        "policy: {backend: fake}\n"
+        f"endpoint: {{base_url: '{base_url}', model: fake, api_key_env: null, concurrency: 4}}\n"
+    )
+    return recipe
+
+
+def _committed_keys(store_path: Path) -> set[str]:
+    import sqlite3
+
+    db = sqlite3.connect(store_path)
+    keys = {f"responses:{i}" for (i,) in db.execute("SELECT id FROM responses WHERE path != 'offline'")}
+    keys |= {
+        f"judgments:{i}:{order}:1"
+        for (i,) in db.execute("SELECT id FROM judgments")
+        for order in ("ab", "ba")
+    }
+    db.close()
+    return keys
+
+
+def _call(key: str) -> str:
+    """A logged key without its attempt suffix: "judgments:<id>:ab:1" -> "judgments:<id>:ab"."""
+    head, _, tail = key.rpartition(":")
+    return head if tail.isdigit() else key
+
+
+def resume_check(workdir: Path, kill_after: float) -> dict:
+    """Kill a build mid-run, resume it; count completed calls issued again (must be 0)."""
+
+    def reply(messages) -> str:
+        return "Verdict: A" if "[Answer A]" in messages[-1]["content"] else "A rewritten answer."
+
+    with FakeOpenAIServer(reply=reply, latency=0.02) as server:
+        recipe = _recipe(workdir, server.base_url)
+        command = [sys.executable, "-m", "metaalign.cli.main", "build", "--config", str(recipe)]
+        env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+        first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(kill_after)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        committed = _committed_keys(workdir / "resume" / "store.sqlite")
+        before = len(server.log)
+        subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        second = [r.key for r in server.log[before:]]
+    done = {_call(key) for key in committed}
+    return {
+        "calls_before_kill": before,
+        "committed_before_kill": len(committed),
+        "calls_after_resume": len(second),
+        "reissued_completed": sum(1 for key in second if key is not None and _call(key) in done),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--kill-after", type=float, default=3.0, help="seconds before the SIGKILL")
+    parser.add_argument("--skip-resume", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        if not args.skip_resume:
+            result = resume_check(workdir, args.kill_after)
+            print(f"resume: {json.dumps(result)}")
+            print(
+                f"resume: completed calls re-issued after the kill: {result['reissued_completed']} (target 0)"
+            )
+        elapsed, ideal = throughput(args.calls, args.concurrency, args.latency, workdir)
+    ms = args.latency * 1000
+    print(f"throughput: {args.calls} judge calls, concurrency {args.concurrency}, {ms:.0f} ms each")
+    print(f"throughput: elapsed {elapsed:.2f} s, ideal {ideal:.2f} s, {args.calls / elapsed:.0f} calls/s")
+    print(f"elapsed / ideal: {elapsed / ideal:.3f}")
+
+
+if __name__ == "__main__":
+    asyncio.set_event_loop_policy(None)
+    main()

@@ -1,0 +1,193 @@
+"""Stage 2 of the build: which instructions, and which meta-prompts each one gets (pure, seeded).
+
+Owns instruction selection per split, the preference pools, and the meta-prompt kinds (conflict,
+agree, system_only, user_only, background, none, open), with the one priority function
+`metaalign.preferences.winner` deciding conflicts. It generates nothing and writes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from metaalign.build.build_config import BuildConfig
+
+KINDS = ("conflict", "agree", "system_only", "user_only", "background", "none", "open")
+DEFAULT_SUBSET = {"none": "helpful", "open": "helpful"}
+
+
+def derive_seed(seed: int, *parts: object) -> int:
+    """A 31-bit seed from the build seed and any labels, stable across runs and platforms."""
+    digest = hashlib.sha256(repr((seed, *parts)).encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def select_instructions(instructions: Sequence[Any], split: str, n: int, seed: int) -> list[Any]:
+    """`n` instructions of `split` (all when n == 0), drawn by a seeded shuffle, returned in id order."""
+    pool = sorted((i for i in instructions if i.split == split), key=lambda i: i.id)
+    random.Random(derive_seed(seed, "instructions", split)).shuffle(pool)
+    chosen = pool if n == 0 else pool[:n]
+    return sorted(chosen, key=lambda i: i.id)
+
+
+@dataclass(frozen=True)
+class MetaPrompt:
+    """One meta-prompt assigned to one instruction. `k` is the candidate its SFT record uses."""
+
+    id: str
+    instruction_id: str
+    slot: int
+    split: str
+    kind: str
+    system: Any  # Preference | None
+    user: Any  # Preference | None
+    conflict: bool
+    winner: str | None
+    subset: str
+    k: int
+
+    @property
+    def system_info(self) -> str | None:
+        return self.system.text if self.system is not None else None
+
+    @property
+    def user_info(self) -> str | None:
+        return self.user.text if self.user is not None else None
+
+    def row(self) -> dict[str, Any]:
+        data = {
+            "kind": self.kind,
+            "system": self.system.id if self.system is not None else None,
+            "user": self.user.id if self.user is not None else None,
+            "conflict": self.conflict,
+            "winner": self.winner,
+            "subset": self.subset,
+            "k": self.k,
+        }
+        return {
+            "id": self.id,
+            "instruction_id": self.instruction_id,
+            "slot": self.slot,
+            "split": self.split,
+            "kind": self.kind,
+            "data": data,
+        }
+
+
+def _dimension(pref: Any) -> str:
+    from metaalign.preferences import CHECKERS
+
+    checker = CHECKERS.get(pref.check.id)
+    return getattr(checker, "dimension", pref.check.id)
+
+
+class Pools:
+    """The preferences of one split, grouped by how a meta-prompt kind uses them."""
+
+    def __init__(self, library: Any, split: str) -> None:
+        from metaalign.preferences import conflicting
+
+        prefs = sorted((p for p in library.all if p.split == split), key=lambda p: p.id)
+        self.system_checked = [p for p in prefs if "system" in p.tiers and p.check is not None]
+        self.user_checked = [p for p in prefs if "user" in p.tiers and p.check is not None]
+        unchecked = [p for p in prefs if p.check is None]
+        self.background = [p for p in unchecked if "user" in p.tiers and p.kind == "implicit"]
+        self.open = [p for p in unchecked if p.kind == "explicit"]
+        self.conflicts = [
+            (s, u)
+            for s in self.system_checked
+            for u in self.user_checked
+            if s.id != u.id and conflicting(s.check, u.check)
+        ]
+
+    def available(self, kind: str, judged: bool) -> bool:
+        needs = {
+            "conflict": self.conflicts,
+            "agree": self.system_checked and self.user_checked,
+            "system_only": self.system_checked,
+            "user_only": self.user_checked,
+            "background": self.background and self.system_checked,
+            "none": [True],
+            "open": self.open if judged else [],
+        }
+        return bool(needs[kind])
+
+    def draw(self, kind: str, rng: random.Random) -> tuple[Any, Any] | None:
+        """A (system, user) pair of preferences for `kind` (either may be None); None if none fits."""
+        if kind == "conflict":
+            return rng.choice(self.conflicts)
+        if kind == "agree":
+            return self._agreeing(rng)
+        if kind == "system_only":
+            return rng.choice(self.system_checked), None
+        if kind == "user_only":
+            return None, rng.choice(self.user_checked)
+        if kind == "background":
+            return rng.choice(self.system_checked), rng.choice(self.background)
+        if kind == "open":
+            pref = rng.choice(self.open)
+            return (pref, None) if "system" in pref.tiers and rng.random() < 0.5 else (None, pref)
+        return None, None
+
+    def _agreeing(self, rng: random.Random) -> tuple[Any, Any] | None:
+        from metaalign.preferences import conflicting
+
+        for _ in range(20):
+            s, u = rng.choice(self.system_checked), rng.choice(self.user_checked)
+            if s.id != u.id and _dimension(s) != _dimension(u) and not conflicting(s.check, u.check):
+                return s, u
+        return None
+
+
+def _meta_prompt(instruction: Any, slot: int, kind: str, pair: tuple[Any, Any], k: int) -> MetaPrompt:
+    from metaalign.preferences import winner
+
+    system, user = pair
+    conflict = kind == "conflict"
+    won = winner(system, user) if conflict else None
+    if conflict:
+        subset = "priority"
+    else:
+        lead = system if system is not None else user
+        subset = lead.subset if lead is not None else DEFAULT_SUBSET.get(kind, "helpful")
+    return MetaPrompt(
+        f"{instruction.id}/m{slot}",
+        instruction.id,
+        slot,
+        instruction.split,
+        kind,
+        system,
+        user,
+        conflict,
+        won,
+        subset,
+        k,
+    )
+
+
+def assign(instruction: Any, pools: Pools, config: BuildConfig, judged: bool) -> list[MetaPrompt]:
+    """The `config.meta_prompts` distinct meta-prompts of one instruction, drawn by the mix weights."""
+    rng = random.Random(derive_seed(config.seed, "assign", instruction.id))
+    weights = config.mix.model_dump()
+    kinds = [k for k in KINDS if weights[k] > 0 and pools.available(k, judged)]
+    if not kinds:
+        return []
+    chosen: list[MetaPrompt] = []
+    seen: set[tuple[str | None, str | None]] = set()
+    for _ in range(config.meta_prompts * 5):
+        if len(chosen) == config.meta_prompts:
+            break
+        kind = rng.choices(kinds, weights=[weights[k] for k in kinds])[0]
+        pair = pools.draw(kind, rng)
+        if pair is None:
+            continue
+        key = tuple(p.id if p is not None else None for p in pair)
+        if key in seen:
+            continue
+        seen.add(key)  # type: ignore[arg-type]
+        slot = len(chosen)
+        chosen.append(_meta_prompt(instruction, slot, kind, pair, slot % config.candidates))
+    return chosen

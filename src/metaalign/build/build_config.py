@@ -1,0 +1,216 @@
+"""`BuildConfig`: every knob of `metaalign build`, loaded from a recipe YAML plus CLI overrides.
+
+Owns the schema, defaults, `--set key=value` overrides and file:line errors for bad recipes.
+It does not load instructions or the preference library (metaalign.preferences does) nor run
+anything. A recipe is data: every field below may appear in it, nothing else may.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from metaalign.errors import MetaAlignError, RecordError
+
+_STRICT = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class PolicyConfig(BaseModel):
+    """Where candidate responses come from: `local` (transformers), `endpoint`, or `fake` (tests)."""
+
+    model_config = _STRICT
+
+    backend: Literal["local", "endpoint", "fake"] = "local"
+    model: str = "smollm2-135m"
+    batch_size: int = Field(16, ge=1)
+    max_new_tokens: int = Field(96, ge=1)
+    temperature: float = Field(0.8, ge=0.0)
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    threads: int | None = Field(None, ge=1)
+    fake_delay: float = Field(0.0, ge=0.0)  # seconds per request, `fake` backend only
+
+
+class EndpointConfig(BaseModel):
+    """An OpenAI-compatible endpoint for sampling, rewriting and judging. The key is read from an env var."""
+
+    model_config = _STRICT
+
+    base_url: str | None = None
+    model: str | None = None
+    api_key_env: str | None = "OPENAI_API_KEY"
+    concurrency: int = Field(16, ge=1)
+    max_retries: int = Field(6, ge=0)
+    timeout: float = Field(60.0, gt=0.0)
+    backoff: float = Field(0.5, ge=0.0)
+    price_prompt: float = Field(0.0, ge=0.0)  # per million tokens
+    price_completion: float = Field(0.0, ge=0.0)
+    max_tokens: int = Field(384, ge=1)  # rewrite replies
+    judge_max_tokens: int = Field(256, ge=1)
+    judge_parse_retries: int = Field(2, ge=0)
+
+
+class MixConfig(BaseModel):
+    """Relative weights of the meta-prompt kinds assigned to each instruction.
+
+    conflict: System and User Info conflict (the priority matrix picks the winner);
+    agree: both tiers set compatible verifiable preferences; system_only / user_only: one tier;
+    background: an implicit User Info background beside a verifiable System Info rule;
+    none: no preference at all; open: a non-verifiable preference (needs the endpoint judge).
+    """
+
+    model_config = _STRICT
+
+    conflict: float = Field(3.0, ge=0.0)
+    agree: float = Field(2.0, ge=0.0)
+    system_only: float = Field(1.5, ge=0.0)
+    user_only: float = Field(1.5, ge=0.0)
+    background: float = Field(1.5, ge=0.0)
+    none: float = Field(0.5, ge=0.0)
+    open: float = Field(1.0, ge=0.0)
+
+
+class BuildConfig(BaseModel):
+    """The whole build. Sizes: `instructions_train` x `meta_prompts` SFT records (about), K candidates."""
+
+    model_config = _STRICT
+
+    output_dir: str = "runs/build"
+    seed: int = 0
+    instructions: str | None = None  # a JSONL file; None: the packaged seed instructions
+    library: str | None = None  # a YAML preference library; None: the packaged one
+    instructions_train: int = Field(400, ge=0)  # 0: every train instruction
+    instructions_test: int = Field(50, ge=0)  # held-out instructions for the test split (0: none)
+    held_out_split: str = "test"
+    candidates: int = Field(2, ge=1)  # K per instruction
+    meta_prompts: int = Field(6, ge=1)  # per instruction
+    pairs_per_meta_prompt: int = Field(2, ge=1)
+    response_path: Literal["offline", "rewrite"] = "offline"
+    judge: bool = False  # judge non-verifiable preferences through the endpoint
+    formats: list[Literal["jsonl", "parquet", "datasets"]] = Field(default_factory=lambda: ["jsonl"])
+    progress: bool = True
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    endpoint: EndpointConfig = Field(default_factory=EndpointConfig)
+    mix: MixConfig = Field(default_factory=MixConfig)
+
+    @model_validator(mode="after")
+    def _endpoint_when_needed(self) -> BuildConfig:
+        if self.needs_endpoint and not (self.endpoint.base_url and self.endpoint.model):
+            raise ValueError(
+                "endpoint.base_url and endpoint.model (needed by policy.backend=endpoint, "
+                "response_path=rewrite or judge=true)"
+            )
+        return self
+
+    @property
+    def needs_endpoint(self) -> bool:
+        return self.policy.backend == "endpoint" or self.response_path == "rewrite" or self.judge
+
+    def api_key(self) -> str | None:
+        """The endpoint key from `endpoint.api_key_env`; None when unset (local servers need none)."""
+        return os.environ.get(self.endpoint.api_key_env) if self.endpoint.api_key_env else None
+
+    def fingerprint(self) -> str:
+        """A hash of every field that changes the dataset (not output, progress or endpoint plumbing)."""
+        data = self.model_dump(mode="json")
+        for key in ("output_dir", "progress", "formats"):
+            data.pop(key)
+        for key in ("api_key_env", "concurrency", "max_retries", "timeout", "backoff", "base_url"):
+            data["endpoint"].pop(key)
+        data["policy"].pop("fake_delay")
+        data["policy"].pop("threads")
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _key_lines(node: yaml.Node, prefix: str = "") -> dict[str, int]:
+    """1-based line of every dotted key in a composed YAML mapping."""
+    lines: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            name = f"{prefix}{key.value}"
+            lines[name] = key.start_mark.line + 1
+            lines.update(_key_lines(value, name + "."))
+    return lines
+
+
+def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as err:
+        raise MetaAlignError(f"{source}: no such config file") from err
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise RecordError(source, line, None, f"valid YAML ({getattr(err, 'problem', err)})") from err
+    if data is None:
+        return {}, {}
+    if not isinstance(data, dict):
+        raise RecordError(source, 1, None, "a YAML mapping of build settings")
+    return data, _key_lines(node) if node is not None else {}
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """`key.sub=value` into ("key.sub", value), the value read as YAML (numbers, booleans, lists)."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise MetaAlignError(f"--set {item}: expected key=value, e.g. --set policy.batch_size=8")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def _apply(data: dict[str, Any], key: str, value: Any) -> None:
+    *parents, last = key.split(".")
+    node = data
+    for part in parents:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise MetaAlignError(f"--set {key}: '{part}' is not a section")
+        node = child
+    node[last] = value
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    overrides: Sequence[str] = (),
+    values: Mapping[str, Any] | None = None,
+) -> BuildConfig:
+    """The recipe at `path` (or the defaults), then `values` (dotted keys), then `--set` overrides.
+
+    Errors name the recipe's file and line and the field, or the `--set` item at fault.
+    """
+    data, lines = _read_yaml(Path(path)) if path is not None else ({}, {})
+    origin: dict[str, str] = {}
+    for key, value in [*(values or {}).items(), *(parse_override(o) for o in overrides)]:
+        _apply(data, key, value)
+        origin[key] = f"{key}={value}"
+    try:
+        return BuildConfig.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        expected = _expectation(first)
+        if field in origin:
+            raise MetaAlignError(f"override {origin[field]}: field '{field}': {expected}") from err
+        source = str(path) if path is not None else "<defaults>"
+        line = lines.get(field) or lines.get(field.rsplit(".", 1)[0])
+        raise RecordError(source, line, field or None, expected) from err
+
+
+def _expectation(error: Mapping[str, Any]) -> str:
+    if error["type"] == "extra_forbidden":
+        return "an unknown setting (check the spelling; see docs/build.md for every setting)"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{message}, got {error.get('input')!r}" if error["type"] != "value_error" else message

@@ -1,0 +1,140 @@
+"""Stage 1 of the build: K candidate responses per instruction, from an engine or an endpoint.
+
+Owns the work list (fixed batches with seeds derived from the build seed, so a resumed run
+regenerates exactly what a kill interrupted), committing each batch or call as it completes,
+and the `fake` policy used by tests. Candidates carry no meta-prompt (default tiers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from metaalign.build.assign import derive_seed
+from metaalign.build.build_config import BuildConfig
+from metaalign.build.runner import progress_bar, run_calls
+from metaalign.build.store import BuildStore
+from metaalign.engine import Engine, FakeEngine, GenerationRequest
+
+
+@dataclass(frozen=True)
+class CandidateJob:
+    id: str
+    instruction: Any
+    k: int
+
+
+def candidate_id(instruction_id: str, k: int) -> str:
+    return f"{instruction_id}/c{k}"
+
+
+def jobs(instructions: Sequence[Any], candidates: int) -> list[CandidateJob]:
+    """Every (instruction, k), candidate-major: batch b always holds the same jobs."""
+    return [CandidateJob(candidate_id(i.id, k), i, k) for k in range(candidates) for i in instructions]
+
+
+def request(config: BuildConfig, query: str, seed: int) -> GenerationRequest:
+    p = config.policy
+    return GenerationRequest.for_query(
+        None,
+        None,
+        query,
+        max_new_tokens=p.max_new_tokens,
+        temperature=p.temperature,
+        top_p=p.top_p,
+        seed=seed,
+    )
+
+
+def _row(job: CandidateJob, source: str, text: str, prompt: int, completion: int, finish: str) -> dict:
+    return {
+        "id": job.id,
+        "instruction_id": job.instruction.id,
+        "k": job.k,
+        "split": job.instruction.split,
+        "source": source,
+        "text": text.strip(),
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "finish_reason": finish,
+    }
+
+
+def sample_with_engine(
+    config: BuildConfig, work: list[CandidateJob], store: BuildStore, engine: Engine, source: str
+) -> None:
+    """Generate the pending batches; each batch is committed in one transaction when it completes."""
+    size = config.policy.batch_size
+    done = store.ids("candidates")
+    batches = [work[b : b + size] for b in range(0, len(work), size)]
+    pending = [(b, batch) for b, batch in enumerate(batches) if any(j.id not in done for j in batch)]
+    with progress_bar(
+        config, len(work), "sample", initial=len(work) - sum(len(x) for _, x in pending)
+    ) as bar:
+        for b, batch in pending:
+            seed = derive_seed(config.seed, "sample", b)
+            completions = engine.generate([request(config, j.instruction.text, seed) for j in batch])
+            rows = [
+                _row(j, source, c.text, c.prompt_tokens, c.completion_tokens, c.finish_reason)
+                for j, c in zip(batch, completions, strict=True)
+            ]
+            store.put_many("candidates", rows)
+            bar.update(len(batch))
+
+
+def sample_with_endpoint(
+    config: BuildConfig, work: list[CandidateJob], store: BuildStore, client: Any
+) -> None:
+    """One endpoint call per pending candidate, concurrently; each result is committed as it lands."""
+    from metaalign.render import chat_messages
+
+    done = store.ids("candidates")
+    pending = [j for j in work if j.id not in done]
+
+    async def call(job: CandidateJob) -> dict:
+        messages = chat_messages(None, None, [{"role": "user", "content": job.instruction.text}])
+        result = await client.complete(
+            messages,
+            temperature=config.policy.temperature,
+            max_tokens=config.policy.max_new_tokens,
+            seed=derive_seed(config.seed, "sample", job.id),
+            idempotency_key=f"candidates:{job.id}",
+        )
+        return _row(job, "endpoint", result.text, result.prompt_tokens, result.completion_tokens, "stop")
+
+    run_calls(config, store, "candidates", pending, call, total=len(work))
+
+
+_WORDS = tuple(
+    "the idea is simple and practical. start with the basics and build up step by step. "
+    "many people find that a short plan helps. consider the costs and the benefits first. "
+    "a good example makes the point clear. check the details before you decide. "
+    "there are several ways to approach this question. practice makes the process easier. "
+    "keep notes so you can compare results later. ask an expert when the stakes are high."
+).split()
+
+
+def fake_answer(request: GenerationRequest) -> str:
+    """A deterministic stand-in answer: 12 to 70 words chosen by a hash of the query and the seed."""
+    query = request.dialogue[-1]["content"]
+    digest = hashlib.sha256(f"{request.seed}|{query}".encode()).digest()
+    n = 12 + digest[0] % 59
+    start = digest[1] % len(_WORDS)
+    words = [_WORDS[(start + 3 * i) % len(_WORDS)] for i in range(n)]
+    topic = " ".join(query.split()[:6]).rstrip("?.!")
+    return f"About {topic}: " + " ".join(words).capitalize()
+
+
+def fake_engine(config: BuildConfig) -> FakeEngine:
+    """The `fake` policy: `fake_answer`, after `policy.fake_delay` seconds per request."""
+    delay = config.policy.fake_delay
+
+    def respond(request: GenerationRequest) -> str:
+        if delay:
+            time.sleep(delay)
+        return fake_answer(request)
+
+    return FakeEngine(respond=respond)
