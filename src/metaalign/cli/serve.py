@@ -1,9 +1,106 @@
-"""`metaalign serve`: placeholder until its issue lands; registers nothing yet."""
+"""`metaalign serve` (OpenAI-compatible server) and `metaalign chat` (terminal chat).
+
+Owns the two commands' arguments and start-up only: loading the engine, the config and
+uvicorn. The server is metaalign.serve.router/serving; the chat loop metaalign.serve.chat.
+torch, fastapi and uvicorn are imported inside the command functions only.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import Any
+
+from metaalign.models.resolver import DEFAULT_MODEL
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Adds this command group's parsers to `sub`."""
+    """Adds `serve` and `chat` to `sub`."""
+    p = sub.add_parser(
+        "serve",
+        help="OpenAI-compatible HTTP server (deployer System Info, per-user User Info)",
+        description="Serve a model at /v1/chat/completions, /v1/models and /health. "
+        "API keys, roles, System Info and limits come from --config (see examples/serve.yaml).",
+    )
+    p.add_argument(
+        "--model", default=None, help=f"model reference (default: the config's, else {DEFAULT_MODEL})"
+    )
+    p.add_argument("--config", default=None, help="serve.yaml with keys, roles, System Info and limits")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    _engine_args(p)
+    p.set_defaults(func=run_serve)
+
+    c = sub.add_parser(
+        "chat",
+        help="interactive terminal chat; edit System Info and User Info live",
+        description="Chat with a model. Commands: /system TEXT, /user TEXT, /show, /reset, /help, /quit.",
+    )
+    c.add_argument("--model", default=DEFAULT_MODEL, help=f"model reference (default: {DEFAULT_MODEL})")
+    c.add_argument("--system-info", default=None, help="initial System Info")
+    c.add_argument("--user-info", default=None, help="initial User Info")
+    c.add_argument("--max-new-tokens", type=int, default=256, help="at most this many tokens per answer")
+    c.add_argument("--temperature", type=float, default=0.0, help="0 means greedy (default)")
+    c.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling, in (0, 1]")
+    c.add_argument("--seed", type=int, default=None, help="seed for sampling")
+    _engine_args(c)
+    c.set_defaults(func=run_chat)
+
+
+def _engine_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--backend", choices=["transformers", "vllm"], default="transformers", help="generation backend"
+    )
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument(
+        "--engine", choices=["model", "fake"], default="model", help=argparse.SUPPRESS
+    )  # tests only
+
+
+def make_engine(args: argparse.Namespace, model: str, batch_size: int = 16) -> Any:
+    """The engine the arguments ask for; `--engine fake` echoes (for tests of the commands)."""
+    if args.engine == "fake":
+        from metaalign.engine import FakeEngine
+
+        return FakeEngine(
+            respond=lambda r: f"[SI={r.system_info}|UI={r.user_info}] {r.dialogue[-1]['content']}"
+        )
+    if args.backend == "vllm":
+        from metaalign.engine.vllm import VLLMEngine
+
+        return VLLMEngine.from_pretrained(model)
+    from metaalign.engine.hf import TransformersEngine, set_threads
+
+    set_threads(args.threads)
+    return TransformersEngine.from_pretrained(model, batch_size=batch_size)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from metaalign.serve.config import load_config
+    from metaalign.serve.router import build_app
+    from metaalign.serve.serving import ChatService
+
+    config = load_config(args.config)
+    if not config.keys:
+        print("metaalign: warning: the config names no API keys, so every request gets 401", file=sys.stderr)
+    engine = make_engine(args, args.model or config.model or DEFAULT_MODEL, batch_size=config.max_batch)
+    app = build_app(ChatService(engine, config))
+    print(
+        f"metaalign: serving '{config.served_model_name}' on http://{args.host}:{args.port}/v1",
+        file=sys.stderr,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def run_chat(args: argparse.Namespace) -> int:
+    from metaalign.serve.chat import ChatSession, run_chat
+
+    sampling = {"max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "top_p": args.top_p}
+    sampling["seed"] = args.seed
+    session = ChatSession(
+        make_engine(args, args.model, batch_size=1), args.system_info, args.user_info, sampling
+    )
+    return run_chat(session)

@@ -1,15 +1,21 @@
 """The `Engine` protocol every stage generates through, its request and result types, and a fake.
 
 Owns the contract only: what a request holds (the three tiers plus sampling settings) and
-what comes back. Backends (transformers now; vLLM later) implement it elsewhere; the fake
-here lets tests of build, eval and serve run without a model.
+what comes back, plus the optional streaming callback and a thread-backed `stream_from`.
+Backends (hf.py, vllm.py) implement it elsewhere; the fake here lets tests of build, eval and
+serve run without a model.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
+
+# on_delta(index into the requests, new text, the Completion once that request is done else None)
+DeltaCallback = Callable[[int, str, "Completion | None"], None]
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,15 @@ class Engine(Protocol):
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]: ...
 
 
+@runtime_checkable
+class StreamingEngine(Protocol):
+    """An Engine whose `generate` also reports text deltas and each request's end as they happen."""
+
+    def generate(
+        self, requests: Sequence[GenerationRequest], on_delta: DeltaCallback | None = None
+    ) -> list[Completion]: ...
+
+
 @dataclass
 class FakeEngine:
     """Answers with `respond(request)` (default: echoes the last user turn); records requests."""
@@ -52,9 +67,20 @@ class FakeEngine:
     respond: Callable[[GenerationRequest], str] = lambda r: f"echo: {r.dialogue[-1]['content']}"
     seen: list[GenerationRequest] = field(default_factory=list)
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+    def generate(
+        self, requests: Sequence[GenerationRequest], on_delta: DeltaCallback | None = None
+    ) -> list[Completion]:
         self.seen.extend(requests)
-        return [self._complete(request) for request in requests]
+        completions = [self._complete(request) for request in requests]
+        if on_delta is not None:
+            for i, completion in enumerate(completions):
+                for k, word in enumerate(completion.text.split(" ")):
+                    on_delta(i, word if k == 0 else " " + word, None)
+                on_delta(i, "", completion)
+        return completions
+
+    def stream(self, request: GenerationRequest) -> Iterator[str]:
+        return stream_from(self, request)
 
     def _complete(self, request: GenerationRequest) -> Completion:
         """One word counts as one token; past `max_new_tokens` words the answer is cut."""
@@ -68,3 +94,28 @@ class FakeEngine:
 def cut_at_stop(text: str, stop: Sequence[str]) -> str:
     cuts = [text.index(s) for s in stop if s and s in text]
     return text[: min(cuts)] if cuts else text
+
+
+def stream_from(engine: StreamingEngine, request: GenerationRequest) -> Iterator[str]:
+    """Runs `engine.generate([request])` in a thread and yields its text deltas as they arrive.
+
+    An error inside the engine is raised again here, in the caller's thread.
+    """
+    deltas: queue.Queue[tuple[str, bool] | BaseException] = queue.Queue()
+
+    def work() -> None:
+        try:
+            engine.generate([request], on_delta=lambda _i, text, done: deltas.put((text, done is not None)))
+        except BaseException as err:  # handed to the consumer, never lost in the thread
+            deltas.put(err)
+
+    threading.Thread(target=work, daemon=True).start()
+    while True:
+        item = deltas.get()
+        if isinstance(item, BaseException):
+            raise item
+        text, done = item
+        if text:
+            yield text
+        if done:
+            return

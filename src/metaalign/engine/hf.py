@@ -1,33 +1,56 @@
-"""The transformers backend of `Engine`: batched generation on CPU or GPU with a KV cache.
+"""The transformers backend of `Engine`: batched generation on CPU or GPU with our own decode loop.
 
-Owns turning requests into left-padded batches through the one renderer, sampling settings,
-stop strings and decoding. It does not resolve or convert models (metaalign.models does);
+Owns turning requests into batches through the one renderer, grouping requests that share a
+System Info prefix so its KV cache is computed once (prefix.py), and streaming text deltas.
+The loop itself is decode.py. It does not resolve or convert models (metaalign.models);
 torch and transformers are imported here, so only import this module inside commands.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
 
-from metaalign.engine.base import Completion, GenerationRequest, cut_at_stop
+from metaalign.engine.base import Completion, DeltaCallback, GenerationRequest, stream_from
+from metaalign.engine.decode import Row, run_batch
+from metaalign.engine.prefix import PrefixCache, prefix_length
+from metaalign.engine.sampling import RowSampler
+from metaalign.engine.textstream import TextStream
 from metaalign.models.resolver import DEFAULT_MODEL
 from metaalign.render import Renderer
 
 
 class TransformersEngine:
-    """Generates with a transformers causal LM; requests with equal settings share a batch."""
+    """Generates with a transformers causal LM; requests under one System Info share its prefill.
 
-    def __init__(self, model: Any, tokenizer: Any, *, batch_size: int = 16) -> None:
+    `prefix_cache_size=0` turns prefix reuse off; `min_prefix_tokens` is the shortest prefix
+    worth caching. Greedy results equal `model.generate` on the same prompt.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        batch_size: int = 16,
+        prefix_cache_size: int = 8,
+        min_prefix_tokens: int = 16,
+    ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.renderer = Renderer(tokenizer)
         self.batch_size = batch_size
+        self.prefixes = PrefixCache(prefix_cache_size) if prefix_cache_size > 0 else None
+        self.min_prefix_tokens = min_prefix_tokens
         # Left padding is masked out, so any id will do; EOS where the tokenizer names no pad.
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        self.end_ids = set(_as_list(model.generation_config.eos_token_id)) | {tokenizer.eos_token_id}
+        ends = set(_as_list(model.generation_config.eos_token_id)) | {tokenizer.eos_token_id}
+        self.end_ids = frozenset(ends)
+        # The prefix ends with the User Info opening tag: all before it is the same for every user.
+        self.boundary = f"<{self.renderer.layout.user_tag}>"
+        self.context_window = int(getattr(model.config, "max_position_embeddings", 0) or 0) or None
 
     @classmethod
     def from_pretrained(cls, ref: str = DEFAULT_MODEL, **kw: Any) -> TransformersEngine:
@@ -35,56 +58,68 @@ class TransformersEngine:
 
         return cls(load_model(ref), load_tokenizer(ref), **kw)
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
-        results: list[Completion] = [None] * len(requests)  # type: ignore[list-item]  # all filled below
-        groups: dict[tuple, list[int]] = {}
-        for i, r in enumerate(requests):
-            groups.setdefault((r.max_new_tokens, r.temperature, r.top_p, r.seed, r.stop), []).append(i)
-        for indices in groups.values():
+    def prompt_ids(self, request: GenerationRequest) -> tuple[list[int], int]:
+        """The rendered prompt's ids and how many leading ids form its reusable prefix."""
+        rendered = self.renderer.prompt(request.system_info, request.user_info, request.dialogue)
+        if self.prefixes is None:
+            return rendered.input_ids, 0
+        encoded = self.tokenizer(rendered.text, add_special_tokens=False, return_offsets_mapping=True)
+        if list(encoded["input_ids"]) != rendered.input_ids:
+            return rendered.input_ids, 0
+        cut = prefix_length(rendered.text, encoded["offset_mapping"], self.boundary)
+        cut = min(cut, len(rendered.input_ids) - 1)  # at least one id is left to prefill per row
+        return rendered.input_ids, cut if cut >= self.min_prefix_tokens else 0
+
+    def prompt_tokens(self, request: GenerationRequest) -> int:
+        return len(self.renderer.prompt(request.system_info, request.user_info, request.dialogue).input_ids)
+
+    def generate(
+        self, requests: Sequence[GenerationRequest], on_delta: DeltaCallback | None = None
+    ) -> list[Completion]:
+        """One Completion per request, in order; `on_delta(i, text, None)` streams as tokens come,
+        then `on_delta(i, "", completion)` marks request i done."""
+        prompts = [self.prompt_ids(r) for r in requests]
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, (ids, cut) in enumerate(prompts):
+            groups.setdefault(tuple(ids[:cut]), []).append(i)
+        results: list[Completion | None] = [None] * len(requests)
+        for key, indices in groups.items():
+            indices.sort(key=lambda i: len(prompts[i][0]))  # similar lengths pad less
+            prefix = self.prefixes.get(self.model, key) if key and self.prefixes is not None else None
             for start in range(0, len(indices), self.batch_size):
                 chunk = indices[start : start + self.batch_size]
-                for i, completion in zip(
-                    chunk, self._generate_batch([requests[i] for i in chunk]), strict=True
-                ):
-                    results[i] = completion
-        return results
+                rows = [self._row(requests[i], prompts[i][0], i, on_delta) for i in chunk]
+                run_batch(self.model, rows, pad_id=self.pad_id, end_ids=self.end_ids, prefix=prefix)
+                for i, row in zip(chunk, rows, strict=True):
+                    results[i] = Completion(row.stream.text, len(row.ids), len(row.generated), row.finish)
+                    if on_delta is not None:
+                        on_delta(i, "", results[i])
+        return results  # type: ignore[return-value]  # every index was filled above
 
-    @torch.inference_mode()
-    def _generate_batch(self, batch: list[GenerationRequest]) -> list[Completion]:
-        first = batch[0]
-        prompts = [self.renderer.prompt(r.system_info, r.user_info, r.dialogue).input_ids for r in batch]
-        width = max(map(len, prompts))
-        pad = self.pad_id
-        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=self.model.device)
-        attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=ids.device)
-        if first.seed is not None:
-            torch.manual_seed(first.seed)
-        sampling = first.temperature > 0
-        output = self.model.generate(
-            input_ids=ids,
-            attention_mask=attention,
-            max_new_tokens=first.max_new_tokens,
-            do_sample=sampling,
-            temperature=first.temperature if sampling else None,
-            top_p=first.top_p if sampling else None,
-            top_k=None,
-            pad_token_id=pad,
+    def stream(self, request: GenerationRequest) -> Iterator[str]:
+        """The text of one request, delta by delta, as it is generated."""
+        return stream_from(self, request)
+
+    def _row(
+        self, request: GenerationRequest, ids: list[int], index: int, on_delta: DeltaCallback | None
+    ) -> Row:
+        decode = lambda kept: self.tokenizer.decode(kept, skip_special_tokens=True)  # noqa: E731
+        return Row(
+            ids=ids,
+            max_new_tokens=request.max_new_tokens,
+            sampler=RowSampler(request.temperature, request.top_p, request.seed),
+            stream=TextStream(decode, request.stop),
+            on_delta=None if on_delta is None else (lambda delta: on_delta(index, delta, None)),
         )
-        return [
-            self._completion(row[width:].tolist(), len(p), first)
-            for row, p in zip(output, prompts, strict=True)
-        ]
-
-    def _completion(self, new_ids: list[int], prompt_len: int, request: GenerationRequest) -> Completion:
-        cut = next((k for k, t in enumerate(new_ids) if t in self.end_ids), None)
-        kept = new_ids if cut is None else new_ids[:cut]
-        text = self.tokenizer.decode(kept, skip_special_tokens=True)
-        stopped = cut_at_stop(text, request.stop)
-        finish = "stop" if cut is not None or stopped != text else "length"
-        return Completion(stopped, prompt_len, len(kept), finish)
 
 
 def _as_list(value: int | list[int] | None) -> list[int]:
     if value is None:
         return []
     return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def set_threads(threads: int | None) -> None:
+    """Sets torch's CPU threads when asked (None keeps torch's default)."""
+    if threads:
+        torch.set_num_threads(threads)

@@ -1,0 +1,88 @@
+"""The server's config file: API keys and their roles, the deployer's System Info, limits.
+
+Owns reading and validating serve.yaml (errors name the file and field). It does not
+authenticate requests or decide tiers (trust.py) and does not start anything (router.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from metaalign.errors import RecordError
+
+Role = Literal["deployer", "user"]
+
+
+class KeyConfig(BaseModel):
+    """One API key: who holds it, what tier it may write, how fast it may call."""
+
+    model_config = ConfigDict(extra="forbid")
+    key: str = Field(min_length=8, description="the bearer token clients send")
+    role: Role = "user"
+    name: str = ""
+    requests_per_minute: int | None = Field(default=None, ge=1, description="None: no limit")
+
+
+class ServeConfig(BaseModel):
+    """Everything `metaalign serve` needs besides the model weights."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: str | None = Field(default=None, description="model reference; --model overrides it")
+    served_model_name: str = "metaalign"
+    system_info: str | None = Field(default=None, description="the deployer's System Info for every request")
+    system_message_policy: Literal["reject", "demote"] = "reject"
+    keys: list[KeyConfig] = Field(default_factory=list)
+    max_queue: int = Field(default=64, ge=1, description="waiting requests before 503")
+    max_batch: int = Field(default=16, ge=1, description="requests per engine batch")
+    batch_wait_ms: float = Field(default=10.0, ge=0, description="how long to wait for a batch to fill")
+    default_max_tokens: int = Field(default=256, ge=1)
+    max_tokens_limit: int = Field(default=1024, ge=1)
+    context_window: int | None = Field(default=None, ge=16, description="None: the model's own")
+    strict_fields: bool = Field(default=False, description="unknown request fields: 400 instead of a warning")
+
+    @field_validator("keys")
+    @classmethod
+    def _unique_keys(cls, keys: list[KeyConfig]) -> list[KeyConfig]:
+        seen = set()
+        for index, entry in enumerate(keys):
+            if entry.key in seen:
+                raise ValueError(f"keys[{index}]: the same key is listed twice")
+            seen.add(entry.key)
+        return keys
+
+    def find_key(self, token: str | None) -> KeyConfig | None:
+        """The key entry matching `token`, compared in constant time; None if none matches."""
+        import hmac
+
+        if not token:
+            return None
+        match = None
+        for entry in self.keys:
+            if hmac.compare_digest(entry.key.encode(), token.encode()):
+                match = entry
+        return match
+
+
+def load_config(path: str | Path | None) -> ServeConfig:
+    """Reads a serve.yaml; no path gives the defaults (no keys: every request is refused)."""
+    if path is None:
+        return ServeConfig()
+    import yaml
+
+    source = str(path)
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        line = getattr(getattr(err, "problem_mark", None), "line", None)
+        raise RecordError(source, None if line is None else line + 1, None, f"valid YAML ({err})") from err
+    if not isinstance(data, dict):
+        raise RecordError(source, None, None, "a mapping of settings (see examples/serve.yaml)")
+    try:
+        return ServeConfig.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise RecordError(source, None, field, first["msg"]) from err

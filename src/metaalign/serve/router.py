@@ -1,0 +1,137 @@
+"""The FastAPI app of `metaalign serve`: routes, error mapping and the OpenAPI spec.
+
+Owns HTTP only: `/v1/chat/completions`, `/v1/models`, `/health`, `/openapi.json`, and turning
+every bad request into a 4xx in the OpenAI error format (never a 5xx). Logic is serving.py's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from metaalign import __version__
+from metaalign.serve.protocol import (
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    ErrorResponse,
+    ModelCard,
+    ModelList,
+    error_payload,
+)
+from metaalign.serve.serving import APIError, ChatService
+from metaalign.serve.trust import Refused
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": why}
+    for code, why in [
+        (400, "invalid request (JSON, types, roles, lengths)"),
+        (401, "no or wrong API key"),
+        (403, "a user key tried to set System Info"),
+        (404, "unknown model"),
+        (429, "rate limit (Retry-After)"),
+        (503, "queue full (Retry-After)"),
+    ]
+}
+KINDS = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    429: "rate_limit_error",
+    503: "overloaded_error",
+}
+
+
+def build_app(service: ChatService) -> FastAPI:
+    """The ASGI app serving `service`; the batcher is closed when the app shuts down."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        service.batcher.close()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="MetaAlign OpenAI-compatible server",
+        version=__version__,
+        description="OpenAI chat completions with per-request User Info. The `metaalign` request and "
+        "response objects are a MetaAlign extension, outside the OpenAI spec.",
+    )
+    _add_error_handlers(app)
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        batcher = service.batcher
+        return {"status": "ok", "waiting": len(batcher.waiting), "running": batcher.running}
+
+    @app.get("/v1/models", response_model=ModelList, responses=ERRORS)
+    async def models(authorization: Annotated[str | None, Header()] = None) -> ModelList:
+        service.authenticate(authorization)
+        return ModelList(data=[ModelCard(id=service.config.served_model_name)])
+
+    @app.post("/v1/chat/completions", response_model=ChatCompletionResponse, responses=ERRORS)
+    async def chat_completions(
+        body: ChatCompletionRequest, authorization: Annotated[str | None, Header()] = None
+    ) -> Any:
+        key = service.authenticate(authorization)
+        request, info = service.prepare(body, key)
+        service.limiter.check(key)
+        job = service.submit(request)
+        headers = {"X-MetaAlign-Warnings": "; ".join(info.warnings)[:2000]} if info.warnings else {}
+        if body.stream:
+            include_usage = bool(body.stream_options and body.stream_options.include_usage)
+            return StreamingResponse(
+                service.stream(job, include_usage), media_type="text/event-stream", headers=headers
+            )
+        response = await service.complete(job, info)
+        return JSONResponse(response.model_dump(), headers=headers)
+
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Refused)
+    async def refused(_request: Request, err: Refused) -> JSONResponse:
+        headers = err.headers if isinstance(err, APIError) else {}
+        kind = KINDS.get(err.status, "invalid_request_error")
+        payload = error_payload(err.message, kind, param=err.param, code=err.code)
+        return JSONResponse(payload, status_code=err.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, err: RequestValidationError) -> JSONResponse:
+        problems = [_describe(e) for e in err.errors()[:5]]
+        param = _location(err.errors()[0]) if err.errors() else None
+        payload = error_payload(
+            "; ".join(problems), "invalid_request_error", param=param, code="invalid_request"
+        )
+        return JSONResponse(payload, status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, err: StarletteHTTPException) -> JSONResponse:
+        kind = KINDS.get(err.status_code, "invalid_request_error")
+        return JSONResponse(error_payload(str(err.detail), kind), status_code=err.status_code)
+
+
+def _location(error: dict[str, Any]) -> str:
+    parts = [str(p) for p in error.get("loc", ()) if p not in ("body",)]
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)
+    return out or "body"
+
+
+def _describe(error: dict[str, Any]) -> str:
+    if error.get("type") == "json_invalid":
+        return f"the body is not valid JSON: {error.get('ctx', {}).get('error', error.get('msg'))}"
+    where = _location(error)
+    if where == "body" and error.get("type") in ("model_attributes_type", "dict_type"):
+        return "the body must be a JSON object (is it valid JSON?)"
+    if error.get("type") == "missing":
+        return f"{where}: this field is required"
+    return f"{where}: {error.get('msg')}"

@@ -1,0 +1,237 @@
+"""The logic of `/v1/chat/completions`: authenticate, rate-limit, resolve tiers, queue, answer.
+
+Owns turning a validated ChatCompletionRequest into a GenerationRequest (through trust.py),
+the per-key rate limits, input limits (max tokens, context window), and building the
+non-streaming response or the SSE chunk stream. HTTP wiring is router.py's; shapes are protocol.py's.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+from metaalign.engine.base import Completion, GenerationRequest
+from metaalign.errors import MetaAlignError
+from metaalign.serve.batcher import Batcher, Job, QueueFull
+from metaalign.serve.config import KeyConfig, ServeConfig
+from metaalign.serve.protocol import (
+    IGNORED_OPENAI_FIELDS,
+    AssistantMessage,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    Choice,
+    ChunkChoice,
+    DeltaMessage,
+    MetaAlignInfo,
+    Usage,
+    completion_id,
+)
+from metaalign.serve.trust import Refused, resolve_tiers
+
+CHARS_PER_TOKEN_BOUND = 16  # no tokenizer packs more characters than this into one token on average
+
+
+class APIError(Refused):
+    """A Refused with optional response headers (Retry-After, WWW-Authenticate)."""
+
+    def __init__(self, status: int, message: str, code: str, param: str | None = None, headers=None) -> None:
+        super().__init__(status, message, code, param)
+        self.headers = headers or {}
+
+
+class RateLimiter:
+    """At most `limit` requests per key in any 60-second window."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, deque[float]] = {}
+
+    def check(self, key: KeyConfig, now: float | None = None) -> None:
+        if key.requests_per_minute is None:
+            return
+        now = time.monotonic() if now is None else now
+        calls = self.calls.setdefault(key.key, deque())
+        while calls and calls[0] <= now - 60:
+            calls.popleft()
+        if len(calls) >= key.requests_per_minute:
+            wait = max(1, math.ceil(calls[0] + 60 - now))
+            raise APIError(
+                429,
+                f"rate limit of {key.requests_per_minute} requests per minute reached for this "
+                f"key; retry in {wait} s",
+                "rate_limit_exceeded",
+                headers={"Retry-After": str(wait)},
+            )
+        calls.append(now)
+
+
+class ChatService:
+    """Everything behind the routes; one per server."""
+
+    def __init__(self, engine: Any, config: ServeConfig, *, context_window: int | None = None) -> None:
+        self.engine = engine
+        self.config = config
+        self.context_window = (
+            config.context_window or context_window or getattr(engine, "context_window", None)
+        )
+        self.batcher = Batcher(
+            engine, max_queue=config.max_queue, max_batch=config.max_batch, batch_wait_ms=config.batch_wait_ms
+        )
+        self.limiter = RateLimiter()
+
+    def authenticate(self, authorization: str | None) -> KeyConfig:
+        token = None
+        if authorization and authorization.lower().startswith("bearer "):
+            token = authorization[7:].strip()
+        key = self.config.find_key(token)
+        if key is None:
+            why = "no API key given" if not token else "the API key is not valid"
+            raise APIError(
+                401,
+                f"{why}; send 'Authorization: Bearer <key>'",
+                "invalid_api_key",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return key
+
+    def prepare(self, body: ChatCompletionRequest, key: KeyConfig) -> tuple[GenerationRequest, MetaAlignInfo]:
+        """The engine request for `body` under `key`'s role, and what to report back; raises APIError."""
+        if body.model != self.config.served_model_name:
+            raise APIError(
+                404,
+                f"model '{body.model}' is not served here; use '{self.config.served_model_name}'",
+                "model_not_found",
+                "model",
+            )
+        if body.n != 1:
+            raise APIError(400, "only n=1 is supported", "unsupported_parameter", "n")
+        warnings = self._field_warnings(body)
+        tiers = resolve_tiers(body, key.role, self.config)
+        max_tokens = body.max_completion_tokens or body.max_tokens or self.config.default_max_tokens
+        if max_tokens > self.config.max_tokens_limit:
+            raise APIError(
+                400,
+                f"max_tokens is {max_tokens}; this server allows at most {self.config.max_tokens_limit}",
+                "invalid_value",
+                "max_tokens",
+            )
+        stop = (body.stop,) if isinstance(body.stop, str) else tuple(body.stop or ())
+        request = GenerationRequest(
+            tiers.system_info,
+            tiers.user_info,
+            tiers.dialogue,
+            max_new_tokens=max_tokens,
+            temperature=1.0 if body.temperature is None else body.temperature,
+            top_p=1.0 if body.top_p is None else body.top_p,
+            seed=body.seed,
+            stop=stop,
+        )
+        self._check_length(request, max_tokens)
+        info = MetaAlignInfo(
+            warnings=warnings,
+            system_info_source=tiers.system_info_source,
+            demoted_system_messages=tiers.demoted,
+        )
+        return request, info
+
+    def _field_warnings(self, body: ChatCompletionRequest) -> list[str]:
+        unknown = [f for f in body.extra_fields() if f not in IGNORED_OPENAI_FIELDS]
+        if unknown and self.config.strict_fields:
+            raise APIError(400, f"unknown fields: {', '.join(unknown)}", "unknown_field", unknown[0])
+        warnings = [f"unknown field '{f}' ignored" for f in unknown]
+        warnings += [
+            f"OpenAI field '{f}' is not supported and was ignored"
+            for f in body.extra_fields()
+            if f in IGNORED_OPENAI_FIELDS
+        ]
+        return warnings
+
+    def _check_length(self, request: GenerationRequest, max_tokens: int) -> None:
+        if self.context_window is None:
+            return
+        chars = sum(len(t["content"]) for t in request.dialogue) + len(request.user_info or "")
+        if chars > self.context_window * CHARS_PER_TOKEN_BOUND:
+            raise self._too_long(f"over {self.context_window * CHARS_PER_TOKEN_BOUND} characters", max_tokens)
+        counter = getattr(self.engine, "prompt_tokens", None)
+        if counter is None:
+            return
+        try:
+            prompt = counter(request)
+        except MetaAlignError as err:
+            raise APIError(400, str(err), "invalid_messages", "messages") from err
+        if prompt + max_tokens > self.context_window:
+            raise self._too_long(f"{prompt} prompt tokens + {max_tokens} max_tokens", max_tokens)
+
+    def _too_long(self, what: str, max_tokens: int) -> APIError:
+        return APIError(
+            400,
+            f"the input is too long: {what} exceed the context window of {self.context_window} "
+            "tokens; shorten the messages or lower max_tokens",
+            "context_length_exceeded",
+            "messages",
+        )
+
+    def submit(self, request: GenerationRequest) -> Job:
+        try:
+            return self.batcher.submit(request)
+        except QueueFull as err:
+            raise APIError(
+                503,
+                f"the server is overloaded ({err}); retry shortly",
+                "server_overloaded",
+                headers={"Retry-After": "1"},
+            ) from err
+
+    async def complete(self, job: Job, info: MetaAlignInfo) -> ChatCompletionResponse:
+        text: list[str] = []
+        while True:
+            event = await job.events.get()
+            if isinstance(event, BaseException):
+                raise event
+            if isinstance(event, Completion):
+                break
+            text.append(event)
+        return ChatCompletionResponse(
+            model=self.config.served_model_name,
+            choices=[Choice(message=AssistantMessage(content=event.text), finish_reason=event.finish_reason)],
+            usage=_usage(event),
+            metaalign=info,
+        )
+
+    async def stream(self, job: Job, include_usage: bool) -> AsyncIterator[str]:
+        """SSE lines in the OpenAI chunk format, ending with `data: [DONE]`."""
+        base = {"id": completion_id(), "created": int(time.time()), "model": self.config.served_model_name}
+
+        def chunk(
+            delta: DeltaMessage, finish: str | None = None, usage: Usage | None = None, empty=False
+        ) -> str:
+            choices = [] if empty else [ChunkChoice(delta=delta, finish_reason=finish)]
+            payload = ChatCompletionChunk(**base, choices=choices, usage=usage).model_dump(exclude_none=True)
+            return f"data: {json.dumps(payload)}\n\n"
+
+        yield chunk(DeltaMessage(role="assistant", content=""))
+        while True:
+            event = await job.events.get()
+            if isinstance(event, BaseException):
+                error = {"error": {"message": f"generation failed: {event}", "type": "server_error"}}
+                yield f"data: {json.dumps(error)}\n\n"
+                break
+            if isinstance(event, Completion):
+                yield chunk(DeltaMessage(), finish=event.finish_reason)
+                if include_usage:
+                    yield chunk(DeltaMessage(), usage=_usage(event), empty=True)
+                break
+            yield chunk(DeltaMessage(content=event))
+        yield "data: [DONE]\n\n"
+
+
+def _usage(c: Completion) -> Usage:
+    return Usage(
+        prompt_tokens=c.prompt_tokens,
+        completion_tokens=c.completion_tokens,
+        total_tokens=c.prompt_tokens + c.completion_tokens,
+    )
