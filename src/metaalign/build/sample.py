@@ -105,16 +105,17 @@ def sample_with_endpoint(
         )
         return _row(job, "endpoint", result.text, result.prompt_tokens, result.completion_tokens, "stop")
 
-    run_calls(config, store, "candidates", pending, call, total=len(work))
+    run_calls(config, store, "candidates", pending, call, total=len(work), client=client)
 
 
-_WORDS = tuple(
+_TEXT = (
     "the idea is simple and practical. start with the basics and build up step by step. "
     "many people find that a short plan helps. consider the costs and the benefits first. "
     "a good example makes the point clear. check the details before you decide. "
     "there are several ways to approach this question. practice makes the process easier. "
     "keep notes so you can compare results later. ask an expert when the stakes are high."
-).split()
+)
+_WORDS = _TEXT.split()
 
 
 def fake_answer(request: GenerationRequest) -> str:

@@ -46,6 +46,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "failures": ("stage", "error", "attempts"),
 }
 _JSON = {"data", "replies"}
+_BOOL = {"verified", "agree"}
 
 
 class BuildStore:
@@ -148,4 +149,8 @@ def _encode(column: str, value: Any) -> Any:
 
 
 def _decode(column: str, value: Any) -> Any:
-    return json.loads(value) if column in _JSON and value is not None else value
+    if value is None:
+        return None
+    if column in _JSON:
+        return json.loads(value)
+    return bool(value) if column in _BOOL else value

@@ -1,0 +1,160 @@
+"""The offline build end to end with the fake policy: records, splits, verifiers, resume, determinism."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from build_toy import INSTRUCTIONS, LIBRARY, toy_values
+
+from metaalign.build import load_config, run_build
+from metaalign.build.sample import fake_answer
+from metaalign.build.store import BuildStore
+from metaalign.engine import FakeEngine
+from metaalign.errors import RecordError
+from metaalign.preferences import Check, ExpectedCheck, check, load_library, verify
+from metaalign.records import read_records
+
+
+def _expected(record) -> list[ExpectedCheck]:
+    meta = record.metadata.model_extra
+    return [ExpectedCheck(Check(c["id"], c["params"]), c["expect"], c["tier"]) for c in meta["checks"]]
+
+
+def _files(out: Path) -> dict[str, bytes]:
+    names = [
+        "sft_train.jsonl",
+        "dpo_train.jsonl",
+        "sft_test.jsonl",
+        "dpo_test.jsonl",
+        "stats.json",
+        "stats.md",
+    ]
+    return {name: (out / name).read_bytes() for name in names}
+
+
+def test_offline_build_records_follow_their_meta_prompts(toy_config) -> None:
+    result = run_build(toy_config)
+    out = Path(toy_config.output_dir)
+    sft = read_records(out / "sft_train.jsonl").records
+    dpo = read_records(out / "dpo_train.jsonl").records
+    # 12 train instructions x 4 meta-prompts; every transform verifies, so none is dropped
+    assert len(sft) == 12 * 4 == result.stats["files"]["sft_train"]["total"]
+    assert len(dpo) > len(sft)
+    for record in sft:
+        assert verify(_expected(record), record.messages[-1].content), record.id
+    for record in dpo:
+        expected = _expected(record)
+        assert verify(expected, record.chosen) and not verify(expected, record.rejected), record.id
+    losers = [r for r in dpo if r.metadata.model_extra["rejected_kind"] == "loser"]
+    assert losers and all(r.metadata.conflict for r in losers)
+    for record in losers:  # the rejected answer follows the LOSING tier: it teaches priority
+        lost = next(e for e in _expected(record) if not e.expect)
+        assert check(lost.check, record.rejected)
+    assert {r.metadata.winner for r in dpo if r.metadata.conflict} == {"system", "user"}
+
+
+def test_held_out_instructions_and_phrasings_stay_out_of_training(toy_config) -> None:
+    run_build(toy_config)
+    out = Path(toy_config.output_dir)
+    library = load_library(LIBRARY)
+    split_of = {
+        json.loads(line)["id"]: json.loads(line)["split"] for line in INSTRUCTIONS.read_text().splitlines()
+    }
+    for name, split in (
+        ("sft_train", "train"),
+        ("dpo_train", "train"),
+        ("sft_test", "test"),
+        ("dpo_test", "test"),
+    ):
+        records = read_records(out / f"{name}.jsonl").records
+        assert records, name
+        for record in records:
+            meta = record.metadata.model_extra
+            assert split_of[meta["instruction_id"]] == split
+            for tier in ("system_pref", "user_pref"):
+                if meta[tier] is not None:
+                    assert library.by_id(meta[tier]["id"]).split == split
+
+
+def test_same_seed_same_bytes_and_other_seed_differs(tmp_path: Path) -> None:
+    run_build(load_config(None, values=toy_values(tmp_path / "a", formats=["jsonl", "parquet"])))
+    run_build(load_config(None, values=toy_values(tmp_path / "b", formats=["jsonl", "parquet"])))
+    run_build(load_config(None, values=toy_values(tmp_path / "c", seed=1)))
+    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+    assert (tmp_path / "a" / "dpo_train.parquet").read_bytes() == (
+        tmp_path / "b" / "dpo_train.parquet"
+    ).read_bytes()
+    assert _files(tmp_path / "a")["sft_train.jsonl"] != _files(tmp_path / "c")["sft_train.jsonl"]
+
+
+def test_rerun_resumes_without_new_work_or_duplicates(toy_config) -> None:
+    first = FakeEngine(respond=fake_answer)
+    run_build(toy_config, engine=first)
+    out = Path(toy_config.output_dir)
+    before = _files(out)
+    with BuildStore(out / "store.sqlite", toy_config.fingerprint()) as store:
+        counts = {t: store.count(t) for t in ("candidates", "assignments", "responses")}
+    second = FakeEngine(respond=fake_answer)
+    run_build(toy_config, engine=second)
+    assert second.seen == []  # nothing was generated again
+    assert len(first.seen) == 16 * 2
+    with BuildStore(out / "store.sqlite", toy_config.fingerprint()) as store:
+        assert {t: store.count(t) for t in counts} == counts
+    assert _files(out) == before
+
+
+def test_a_partly_sampled_store_resumes_to_the_same_export(tmp_path: Path) -> None:
+    full = load_config(None, values=toy_values(tmp_path / "full"))
+    run_build(full)
+    part = load_config(None, values=toy_values(tmp_path / "part"))
+    with BuildStore(tmp_path / "full" / "store.sqlite", full.fingerprint()) as src:
+        # as if killed after two batches of 4 (batches are candidate-major, instructions in id order)
+        # plus one row of a third batch that the kill cut short
+        kept = {f"tr-{i:02d}/c0" for i in range(1, 10)}
+        rows = [r for r in src.rows("candidates") if r["id"] in kept]
+    with BuildStore(tmp_path / "part" / "store.sqlite", part.fingerprint()) as dst:
+        dst.put_many("candidates", rows)
+    engine = FakeEngine(respond=fake_answer)
+    run_build(part, engine=engine)
+    assert len(engine.seen) == 32 - 8
+    assert _files(tmp_path / "part") == _files(tmp_path / "full")
+
+
+def test_bad_instruction_file_fails_before_any_work(tmp_path: Path) -> None:
+    bad = tmp_path / "instructions.jsonl"
+    lines = INSTRUCTIONS.read_text().splitlines()
+    bad.write_text("\n".join([*lines[:2], '{"id": "x", "text": ', *lines[2:]]) + "\n")
+    config = load_config(None, values=toy_values(tmp_path / "out", instructions=str(bad)))
+    with pytest.raises(RecordError) as info:
+        run_build(config)
+    assert info.value.source == str(bad) and info.value.line == 3
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_library_fails_before_any_work(tmp_path: Path) -> None:
+    bad = tmp_path / "library.yaml"
+    text = LIBRARY.read_text().replace(
+        "kind: implicit, category: background", "kind: implicit, category: mood", 1
+    )
+    bad.write_text(text)
+    config = load_config(None, values=toy_values(tmp_path / "out", library=str(bad)))
+    with pytest.raises(RecordError) as info:
+        run_build(config)
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "category: mood" in t)
+    assert (info.value.source, info.value.line, info.value.field) == (str(bad), line, "category")
+    assert not (tmp_path / "out").exists()
+
+
+def test_stats_cover_subsets_tiers_conflicts_and_verifiers(toy_config) -> None:
+    stats = run_build(toy_config).stats
+    sft = stats["files"]["sft_train"]
+    assert sum(sft["subsets"].values()) == sft["total"]
+    assert sum(sft["tier_placement"].values()) == sft["total"]
+    assert sft["conflicts"] == sft["subsets"]["priority"] == sum(sft["winners"].values())
+    assert sft["distinct_preferences"] >= 8
+    verifier = stats["store"]["verifier"]
+    assert verifier["unsatisfiable"] == 0 and verifier["verified"] == verifier["responses"]
+    md = (Path(toy_config.output_dir) / "stats.md").read_text()
+    assert "| sft_train | 48 |" in md
