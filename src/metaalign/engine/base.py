@@ -87,8 +87,11 @@ class FakeEngine:
         words = cut_at_stop(self.respond(request), request.stop).split(" ")
         kept = words[: request.max_new_tokens]
         finish = "length" if len(words) > request.max_new_tokens else "stop"
-        prompt_tokens = sum(len(turn["content"].split()) for turn in request.dialogue)
-        return Completion(" ".join(kept), prompt_tokens, len(kept), finish)
+        return Completion(" ".join(kept), self.prompt_tokens(request), len(kept), finish)
+
+    def prompt_tokens(self, request: GenerationRequest) -> int:
+        """The fake's token count of a prompt: the words of its dialogue."""
+        return sum(len(turn["content"].split()) for turn in request.dialogue)
 
 
 def cut_at_stop(text: str, stop: Sequence[str]) -> str:

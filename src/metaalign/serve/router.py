@@ -64,6 +64,7 @@ def build_app(service: ChatService) -> FastAPI:
         "response objects are a MetaAlign extension, outside the OpenAI spec.",
     )
     _add_error_handlers(app)
+    _pin_model_names(app, [service.config.served_model_name])
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
@@ -95,6 +96,21 @@ def build_app(service: ChatService) -> FastAPI:
     return app
 
 
+def _pin_model_names(app: FastAPI, names: list[str]) -> None:
+    """The served spec lists the model names this server answers to (others get 404)."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            model = schema["components"]["schemas"]["ChatCompletionRequest"]["properties"]["model"]
+            model["enum"] = names
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Refused)
     async def refused(_request: Request, err: Refused) -> JSONResponse:
@@ -106,6 +122,8 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, err: RequestValidationError) -> JSONResponse:
         problems = [_describe(e) for e in err.errors()[:5]]
+        if isinstance(err.body, bytes | str):  # sent without a JSON content type: say what is wrong
+            problems = [_json_problem(err.body)]
         param = _location(err.errors()[0]) if err.errors() else None
         payload = error_payload(
             "; ".join(problems), "invalid_request_error", param=param, code="invalid_request"
@@ -135,3 +153,16 @@ def _describe(error: dict[str, Any]) -> str:
     if error.get("type") == "missing":
         return f"{where}: this field is required"
     return f"{where}: {error.get('msg')}"
+
+
+def _json_problem(raw: bytes | str) -> str:
+    """Why a body that was not parsed as JSON was refused."""
+    import json
+
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as err:
+        return f"the body is not valid JSON: {err}"
+    if not isinstance(value, dict):
+        return "the body must be a JSON object"
+    return "send the JSON body with the header 'Content-Type: application/json'"

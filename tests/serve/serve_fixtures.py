@@ -1,0 +1,65 @@
+"""Helpers for the server tests: keys, a test config, and a real uvicorn server on 127.0.0.1.
+
+`running(engine, config)` starts the server on port 0 in a thread; conftest.py wraps it in fixtures.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from metaalign.engine import FakeEngine
+from metaalign.serve.config import KeyConfig, ServeConfig
+
+USER_KEY = "sk-user-alice-0001"
+OTHER_USER_KEY = "sk-user-bob-00002"
+DEPLOYER_KEY = "sk-deployer-0001"
+SYSTEM_INFO = "You are the library assistant. Answer in English."
+
+
+def tier_echo(request) -> str:
+    """A fake answer that shows which tiers reached the engine."""
+    return f"SI={request.system_info!r} UI={request.user_info!r} Q={request.dialogue[-1]['content']}"
+
+
+def make_config(**overrides) -> ServeConfig:
+    keys = [
+        KeyConfig(key=USER_KEY, role="user", name="alice"),
+        KeyConfig(key=OTHER_USER_KEY, role="user", name="bob", requests_per_minute=3),
+        KeyConfig(key=DEPLOYER_KEY, role="deployer", name="ops"),
+    ]
+    return ServeConfig(**{"system_info": SYSTEM_INFO, "keys": keys, "batch_wait_ms": 1, **overrides})
+
+
+class Server:
+    def __init__(self, url: str, service) -> None:
+        self.url = url
+        self.service = service
+
+
+@contextmanager
+def running(engine=None, config: ServeConfig | None = None) -> Iterator[Server]:
+    import uvicorn
+
+    from metaalign.serve.router import build_app
+    from metaalign.serve.serving import ChatService
+
+    service = ChatService(
+        engine or FakeEngine(respond=tier_echo), config or make_config(), context_window=2048
+    )
+    server = uvicorn.Server(uvicorn.Config(build_app(service), host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield Server(f"http://127.0.0.1:{port}", service)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
