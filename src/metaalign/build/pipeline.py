@@ -18,6 +18,7 @@ from typing import Any
 from metaalign.build import export, respond, sample
 from metaalign.build.assign import MetaPrompt, Pools, assign, select_instructions
 from metaalign.build.build_config import BuildConfig
+from metaalign.build.runner import RecordedClient
 from metaalign.build.stats import records_stats, store_stats, to_markdown
 from metaalign.build.store import BuildStore
 from metaalign.errors import MetaAlignError
@@ -113,6 +114,8 @@ def _run_stages(
     timings: dict[str, float],
 ) -> list[MetaPrompt]:
     selected, plan = plan_build(config, inputs)
+    if client is not None:
+        client = RecordedClient(client, store)
     store.put_many("assignments", [mp.row() for mp in plan])
     work = sample.jobs(selected, config.candidates)
     start = time.perf_counter()

@@ -14,7 +14,7 @@ from typing import Any
 
 from metaalign.build.build_config import BuildConfig
 from metaalign.build.store import BuildStore
-from metaalign.endpoints.client import EndpointError
+from metaalign.endpoints.client import ChatResult, EndpointError, Messages
 
 
 def progress_bar(config: BuildConfig, total: int, desc: str, initial: int = 0) -> Any:
@@ -76,3 +76,43 @@ def run_calls(
         return failed
 
     return asyncio.run(main())
+
+
+class RecordedClient:
+    """A `ChatClient` wrapper that commits every reply to the store's `calls` table by idempotency key.
+
+    A call whose key is already there is answered from the store, so after a kill no completed
+    call is sent again, even one whose item (e.g. a two-order verdict) was not finished.
+    """
+
+    def __init__(self, client: Any, store: BuildStore) -> None:
+        self.client = client
+        self.store = store
+
+    @property
+    def usage(self) -> Any:
+        return self.client.usage
+
+    async def aclose(self) -> None:
+        closer = getattr(self.client, "aclose", None)
+        if closer is not None:
+            await closer()
+
+    async def complete(
+        self, messages: Messages, *, idempotency_key: str | None = None, **kw: Any
+    ) -> ChatResult:
+        if idempotency_key is not None:
+            hit = self.store.get("calls", idempotency_key)
+            if hit is not None:
+                return ChatResult(hit["text"], hit["prompt_tokens"], hit["completion_tokens"], hit["cost"])
+        result = await self.client.complete(messages, idempotency_key=idempotency_key, **kw)
+        if idempotency_key is not None:
+            row = {
+                "id": idempotency_key,
+                "text": result.text,
+                "prompt_tokens": result.prompt_tokens,
+                "completion_tokens": result.completion_tokens,
+                "cost": result.cost,
+            }
+            self.store.put("calls", row)
+        return result

@@ -44,6 +44,8 @@ TABLES: dict[str, tuple[str, ...]] = {
         "replies",
     ),
     "failures": ("stage", "error", "attempts"),
+    # every endpoint reply, keyed by its idempotency key, committed the moment it arrives
+    "calls": ("text", "prompt_tokens", "completion_tokens", "cost"),
 }
 _JSON = {"data", "replies"}
 _BOOL = {"verified", "agree"}
@@ -113,7 +115,7 @@ class BuildStore:
         else:
             with self.transaction():
                 self.db.executemany(sql, values)
-        if table != "failures":
+        if table not in ("failures", "calls"):
             self.db.execute(
                 f"DELETE FROM failures WHERE id IN ({', '.join('?' * len(values))})",
                 [f"{table}:{v[0]}" for v in values],
@@ -125,6 +127,13 @@ class BuildStore:
             "INSERT OR REPLACE INTO failures (id, stage, error, attempts) VALUES (?, ?, ?, ?)",
             (f"{table}:{item_id}", table, error, attempts),
         )
+
+    def get(self, table: str, item_id: str) -> dict[str, Any] | None:
+        cursor = self.db.execute(f"SELECT * FROM {table} WHERE id = ?", (item_id,))
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return {d[0]: _decode(d[0], v) for d, v in zip(cursor.description, row, strict=True)}
 
     def ids(self, table: str) -> set[str]:
         return {row[0] for row in self.db.execute(f"SELECT id FROM {table}")}
