@@ -24,7 +24,7 @@ def test_many_inputs_broadcast_or_pair_the_tiers() -> None:
     assert m.generate(system_info="S", user_info=["a", "b"], query=["x", "y"]) == ["S/a: x", "S/b: y"]
     dialogues = [[{"role": "user", "content": "x"}], [{"role": "user", "content": "y"}]]
     assert m.generate(dialogue=dialogues) == ["None/None: x", "None/None: y"]
-    (c1, c2) = m.complete(query=["x", "y"], stop="/")
+    (c1, _c2) = m.complete(query=["x", "y"], stop="/")
     assert (c1.text, c1.finish_reason) == ("None", "stop")
 
 

@@ -37,7 +37,7 @@ def test_commands_edit_the_tiers_that_the_next_answer_uses() -> None:
 
 def test_reset_help_and_unknown_commands() -> None:
     engine = FakeEngine()
-    out, session = chat("one\n/reset\ntwo\n/help\n/nope\n", engine)
+    out, _session = chat("one\n/reset\ntwo\n/help\n/nope\n", engine)
     assert [len(r.dialogue) for r in engine.seen] == [1, 1]  # /reset forgot the first exchange
     assert HELP in out and "unknown command /nope" in out
 

@@ -102,7 +102,9 @@ def _pin_model_names(app: FastAPI, names: list[str]) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
             model = schema["components"]["schemas"]["ChatCompletionRequest"]["properties"]["model"]
             model["enum"] = names
             app.openapi_schema = schema
