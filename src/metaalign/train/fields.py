@@ -1,0 +1,67 @@
+"""The fields MetaAlign adds to TRL's configs: model reference, record files, LoRA and precision.
+
+Owns these dataclass fields and their checks only; every TRL / TrainingArguments field keeps
+its TRL name, default and meaning (sft_config.py and dpo_config.py combine the two).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from metaalign.models.resolver import DEFAULT_MODEL
+from metaalign.train.hardware import PRECISIONS, apply_hardware_defaults
+
+
+@dataclass
+class MetaAlignFields:
+    """Model, data, adapter and precision settings shared by the SFT and DPO configs."""
+
+    model: str = field(
+        default=DEFAULT_MODEL,
+        metadata={"help": "model reference: an alias (smollm2-135m), a local folder, a .gguf file or org/name"},
+    )
+    train_file: str | None = field(
+        default=None, metadata={"help": "training records: .jsonl, .json, .parquet or a datasets folder"}
+    )
+    eval_file: str | None = field(default=None, metadata={"help": "optional evaluation records"})
+    max_records: int | None = field(
+        default=None, metadata={"help": "use only the first N training records (quick runs)"}
+    )
+    use_peft: bool = field(default=True, metadata={"help": "train LoRA adapters (False: full fine-tuning)"})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling numerator (scale = alpha / r)"})
+    lora_dropout: float = field(default=0.0, metadata={"help": "dropout on the LoRA input"})
+    lora_target_modules: Any = field(
+        default="all-linear", metadata={"help": "'all-linear' or a list of module names"}
+    )
+    precision: str = field(
+        default="auto",
+        metadata={
+            "help": "auto (bf16 on capable GPUs and CPUs, fp32 on other CPUs, checkpointing off on CPU), "
+            "fp32, bf16 or fp16"
+        },
+    )
+    threads: int | None = field(default=None, metadata={"help": "torch CPU threads (default: torch's)"})
+
+    def _metaalign_post_init(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision: expected one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.lora_r < 1:
+            raise ValueError(f"lora_r: expected a positive integer, got {self.lora_r}")
+        apply_hardware_defaults(self)
+
+    def lora_config(self) -> Any:
+        """The PEFT LoraConfig these fields describe (None for full fine-tuning)."""
+        if not self.use_peft:
+            return None
+        from peft import LoraConfig
+
+        targets = self.lora_target_modules
+        return LoraConfig(
+            r=self.lora_r,
+            lora_alpha=self.lora_alpha,
+            lora_dropout=self.lora_dropout,
+            target_modules=list(targets) if isinstance(targets, list | tuple) else targets,
+            task_type="CAUSAL_LM",
+        )
