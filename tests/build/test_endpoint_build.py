@@ -48,6 +48,16 @@ def test_rewrite_and_judge_paths_with_a_fake_client(tmp_path: Path) -> None:
     judged = [r for r in dpo if r.metadata.model_extra["rejected_kind"] == "judge"]
     assert judged and all(r.chosen.startswith("REWRITTEN") for r in judged)
     assert all(r.metadata.model_extra["kind"] == "open" for r in judged)
+    probes = [
+        r
+        for r in dpo + read_records(tmp_path / "out" / "sft_train.jsonl").records
+        if r.metadata.model_extra["instruction_category"] == "harmful_probe"
+        and r.metadata.model_extra["kind"] == "open"
+    ]
+    assert probes  # a deployer safety rule against a user's claim: System Info wins
+    assert all(
+        r.subset == "priority" and r.metadata.conflict and r.metadata.winner == "system" for r in probes
+    )
     paths = result.stats["store"]["verifier"]["paths"]
     assert paths.get("rewrite+transform", 0) > 0  # rewrites missing a verifiable check get transformed
     keys = [key for _, key in client.calls]

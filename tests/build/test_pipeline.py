@@ -39,8 +39,8 @@ def test_offline_build_records_follow_their_meta_prompts(toy_config) -> None:
     out = Path(toy_config.output_dir)
     sft = read_records(out / "sft_train.jsonl").records
     dpo = read_records(out / "dpo_train.jsonl").records
-    # 12 train instructions x 4 meta-prompts; every transform verifies, so none is dropped
-    assert len(sft) == 12 * 4 == result.stats["files"]["sft_train"]["total"]
+    # 13 train instructions x 4 meta-prompts; every transform verifies, so none is dropped
+    assert len(sft) == 13 * 4 == result.stats["files"]["sft_train"]["total"]
     assert len(dpo) > len(sft)
     for record in sft:
         assert verify(_expected(record), record.messages[-1].content), record.id
@@ -99,7 +99,7 @@ def test_rerun_resumes_without_new_work_or_duplicates(toy_config) -> None:
     second = FakeEngine(respond=fake_answer)
     run_build(toy_config, engine=second)
     assert second.seen == []  # nothing was generated again
-    assert len(first.seen) == 16 * 2
+    assert len(first.seen) == 17 * 2
     with BuildStore(out / "store.sqlite", toy_config.fingerprint()) as store:
         assert {t: store.count(t) for t in counts} == counts
     assert _files(out) == before
@@ -118,7 +118,7 @@ def test_a_partly_sampled_store_resumes_to_the_same_export(tmp_path: Path) -> No
         dst.put_many("candidates", rows)
     engine = FakeEngine(respond=fake_answer)
     run_build(part, engine=engine)
-    assert len(engine.seen) == 32 - 8
+    assert len(engine.seen) == 17 * 2 - 8
     assert _files(tmp_path / "part") == _files(tmp_path / "full")
 
 
@@ -157,4 +157,4 @@ def test_stats_cover_subsets_tiers_conflicts_and_verifiers(toy_config) -> None:
     verifier = stats["store"]["verifier"]
     assert verifier["unsatisfiable"] == 0 and verifier["verified"] == verifier["responses"]
     md = (Path(toy_config.output_dir) / "stats.md").read_text()
-    assert "| sft_train | 48 |" in md
+    assert "| sft_train | 52 |" in md

@@ -17,6 +17,7 @@ from metaalign.build.build_config import BuildConfig
 
 KINDS = ("conflict", "agree", "system_only", "user_only", "background", "none", "open")
 DEFAULT_SUBSET = {"none": "helpful", "open": "helpful"}
+PROBE_CATEGORY = "harmful_probe"
 
 
 def derive_seed(seed: int, *parts: object) -> int:
@@ -96,6 +97,7 @@ class Pools:
         unchecked = [p for p in prefs if p.check is None]
         self.background = [p for p in unchecked if "user" in p.tiers and p.kind == "implicit"]
         self.open = [p for p in unchecked if p.kind == "explicit"]
+        self.safety = [p for p in unchecked if "system" in p.tiers and p.category in ("safety", "policy")]
         self.conflicts = [
             (s, u)
             for s in self.system_checked
@@ -115,8 +117,14 @@ class Pools:
         }
         return bool(needs[kind])
 
-    def draw(self, kind: str, rng: random.Random) -> tuple[Any, Any] | None:
-        """A (system, user) pair of preferences for `kind` (either may be None); None if none fits."""
+    def draw(self, kind: str, rng: random.Random, probe: bool = False) -> tuple[Any, Any] | None:
+        """A (system, user) pair of preferences for `kind` (either may be None); None if none fits.
+
+        For a harmful-request probe, an `open` meta-prompt pairs a deployer safety or policy rule
+        with a user's background claim: the Priority subset, where System Info must win.
+        """
+        if kind == "open" and probe and self.safety and self.background:
+            return rng.choice(self.safety), rng.choice(self.background)
         if kind == "conflict":
             return rng.choice(self.conflicts)
         if kind == "agree":
@@ -146,7 +154,8 @@ def _meta_prompt(instruction: Any, slot: int, kind: str, pair: tuple[Any, Any], 
     from metaalign.preferences import winner
 
     system, user = pair
-    conflict = kind == "conflict"
+    probe = kind == "open" and system is not None and user is not None  # safety rule vs a user claim
+    conflict = kind == "conflict" or probe
     won = winner(system, user) if conflict else None
     if conflict:
         subset = "priority"
@@ -181,7 +190,7 @@ def assign(instruction: Any, pools: Pools, config: BuildConfig, judged: bool) ->
         if len(chosen) == config.meta_prompts:
             break
         kind = rng.choices(kinds, weights=[weights[k] for k in kinds])[0]
-        pair = pools.draw(kind, rng)
+        pair = pools.draw(kind, rng, probe=instruction.category == PROBE_CATEGORY)
         if pair is None:
             continue
         key = tuple(p.id if p is not None else None for p in pair)

@@ -85,7 +85,7 @@ def offline_rows(mp: MetaPrompt, k: int, raw: str, *, chosen: bool) -> list[dict
                 "data": data,
             }
         )
-    if mp.conflict:
+    if mp.kind == "conflict":
         text, _ = satisfied(loser_expected(mp), raw)
         rows.append(
             {
@@ -137,7 +137,7 @@ def _offline_ids(config: BuildConfig, mp: MetaPrompt) -> set[str]:
     for k in range(config.candidates):
         if not uses_rewrite(config, mp):
             ids.add(response_id(mp.id, k, "chosen"))
-        if mp.conflict:
+        if mp.kind == "conflict":
             ids.add(response_id(mp.id, k, "loser"))
     return ids
 

@@ -66,7 +66,11 @@ def _row(job: CandidateJob, source: str, text: str, prompt: int, completion: int
 def sample_with_engine(
     config: BuildConfig, work: list[CandidateJob], store: BuildStore, engine: Engine, source: str
 ) -> None:
-    """Generate the pending batches; each batch is committed in one transaction when it completes."""
+    """Generate the pending batches; each batch is committed in one transaction when it completes.
+
+    Each request has its own seed (derived from the build seed and its id) and batch b always
+    holds the same jobs, so a resumed run regenerates an interrupted batch exactly.
+    """
     size = config.policy.batch_size
     done = store.ids("candidates")
     batches = [work[b : b + size] for b in range(0, len(work), size)]
@@ -74,9 +78,11 @@ def sample_with_engine(
     with progress_bar(
         config, len(work), "sample", initial=len(work) - sum(len(x) for _, x in pending)
     ) as bar:
-        for b, batch in pending:
-            seed = derive_seed(config.seed, "sample", b)
-            completions = engine.generate([request(config, j.instruction.text, seed) for j in batch])
+        for _, batch in pending:
+            requests = [
+                request(config, j.instruction.text, derive_seed(config.seed, "sample", j.id)) for j in batch
+            ]
+            completions = engine.generate(requests)
             rows = [
                 _row(j, source, c.text, c.prompt_tokens, c.completion_tokens, c.finish_reason)
                 for j, c in zip(batch, completions, strict=True)
