@@ -1,0 +1,53 @@
+"""The `serve` and `chat` commands: light help, clear config errors (file and field), exit 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from metaalign.cli.main import main
+from metaalign.serve.config import load_config
+
+
+def test_help_of_serve_and_chat_imports_no_server_or_torch() -> None:
+    code = (
+        "import sys, contextlib, io\n"
+        "from metaalign.cli.main import main\n"
+        "for cmd in ('serve', 'chat'):\n"
+        "    with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "        main([cmd, '--help'])\n"
+        "print(sorted(m for m in ('torch', 'fastapi', 'uvicorn', 'transformers') if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("keys:\n  - key: short\n", "keys.0.key"),
+        ("keys:\n  - key: sk-long-enough-1\n    role: admin\n", "keys.0.role"),
+        ("system_message_policy: ignore\n", "system_message_policy"),
+        ("max_queue: 0\n", "max_queue"),
+        ("colour: red\n", "colour"),
+        ("keys: [\n", "valid YAML"),
+        ("- a list\n", "a mapping"),
+    ],
+)
+def test_bad_config_files_name_the_file_and_field(tmp_path, capsys, text, needle) -> None:
+    path = tmp_path / "serve.yaml"
+    path.write_text(text)
+    assert main(["serve", "--config", str(path), "--engine", "fake"]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and needle in err
+
+
+def test_the_example_config_is_valid() -> None:
+    config = load_config(Path(__file__).parents[2] / "examples" / "serve.yaml")
+    assert {k.role for k in config.keys} == {"deployer", "user"} and config.system_info
+    assert config.find_key("sk-user-alice-change-me").name == "alice"
+    assert config.find_key("sk-user-alice-change-m") is None and config.find_key(None) is None
