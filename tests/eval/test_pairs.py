@@ -85,7 +85,9 @@ def test_batched_log_probs_equal_one_sequence_at_a_time(smollm2) -> None:
         logits = model(input_ids=torch.tensor([ids])).logits[0]
     by_hand = sum(float(torch.log_softmax(logits[i - 1], -1)[ids[i]]) for i in range(start, end))
     assert scores[0].policy_chosen == pytest.approx(by_hand, abs=1e-3)
-    assert sequence_logprobs(model, [inputs[0]], tokenizer.eos_token_id)[0] == pytest.approx(by_hand, abs=1e-3)
+    assert sequence_logprobs(model, [inputs[0]], tokenizer.eos_token_id)[0] == pytest.approx(
+        by_hand, abs=1e-3
+    )
     # same policy and reference: every implicit reward margin is exactly zero
     assert all(s.margin == 0.0 for s in scores)
     # the base model itself prefers the sensible answers

@@ -18,7 +18,7 @@ from metaalign.eval.suite import SuiteCase, SuiteCheck, builtin_suite_path, writ
 
 SPLIT = "verifiable-v1"
 SEED = 20241018
-PER_TYPE = {"system": 8, "user": 8, "both": 6, "none": 6}
+PER_TYPE = {"system": 9, "user": 9, "both": 6, "none": 10}
 CONFLICTS = {"system": 150, "user": 150}  # conflicts won by each tier (user wins via delegation)
 MIN_PHRASINGS = 5
 SKIP_CATEGORIES = frozenset({"harmful_probe"})  # format preferences on harmful probes muddle two things
