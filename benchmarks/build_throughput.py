@@ -2,7 +2,8 @@
 
 Part 1 (throughput): the build's own runner and pairwise judge make 2,000 judge calls (1,000
 verdicts, both orders) at concurrency 32 against a fake server on 127.0.0.1 that takes 50 ms
-per call; each verdict is committed to a build store as it completes. Baseline: the ideal
+per call (in its own process, as an endpoint would be); each verdict is committed to a build
+store as it completes. Baseline: the ideal
 time 2000 x 0.05 / 32 s. Part 2 (resume): a real `metaalign build` (fake policy, LLM rewrite
 and judge through the endpoint) is SIGKILLed mid-run and re-run; the server's request log
 shows how many calls that had completed (committed to the store) were issued again.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -24,6 +26,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from metaalign.build.build_config import BuildConfig
 from metaalign.build.runner import run_calls
@@ -43,42 +46,48 @@ def judge_reply(messages) -> str:
     return "Answer A follows the System Info.\nVerdict: A"
 
 
+def _serve(conn: Any, latency: float) -> None:
+    """The fake server in its own process (as a real endpoint would be): port out, call count at the end."""
+    with FakeOpenAIServer(reply=judge_reply, latency=latency) as server:
+        conn.send(server.port)
+        conn.recv()
+        conn.send(server.calls)
+
+
 def throughput(calls: int, concurrency: int, latency: float, workdir: Path) -> tuple[float, float]:
     """Seconds for `calls` judge calls through the build's runner, and the ideal seconds."""
     config = BuildConfig(progress=False)
-    with FakeOpenAIServer(reply=judge_reply, latency=latency) as server:
-        client = OpenAIChatClient(base_url=server.base_url, model="judge", concurrency=concurrency)
-        judge = PairwiseJudge(client)
-        pairs = [Pair(f"pair-{i:05d}") for i in range(calls // 2)]
+    ours, theirs = multiprocessing.Pipe()
+    server = multiprocessing.get_context("spawn").Process(target=_serve, args=(theirs, latency), daemon=True)
+    server.start()
+    port = ours.recv()
+    client = OpenAIChatClient(base_url=f"http://127.0.0.1:{port}/v1", model="judge", concurrency=concurrency)
+    judge = PairwiseJudge(client)
+    pairs = [Pair(f"pair-{i:05d}") for i in range(calls // 2)]
 
-        async def call(pair: Pair) -> dict:
-            verdict = await judge.judge(
-                system_info="Answer in capitals.",
-                user_info="I like detail.",
-                instruction=f"question {pair.id}",
-                answer_a="A FULL ANSWER.",
-                answer_b="a full answer.",
-                key=pair.id,
-            )
-            return {
-                "id": pair.id,
-                "assignment_id": pair.id,
-                "k": 0,
-                "winner": verdict.winner,
-                "first": verdict.first,
-                "second": verdict.second,
-                "agree": verdict.agree,
-                "attempts": verdict.attempts,
-                "prompt_version": verdict.prompt_version,
-                "replies": list(verdict.replies),
-            }
+    async def call(pair: Pair) -> dict:
+        verdict = await judge.judge(
+            system_info="Answer in capitals.",
+            user_info="I like detail.",
+            instruction=f"question {pair.id}",
+            answer_a="A FULL ANSWER.",
+            answer_b="a full answer.",
+            key=pair.id,
+        )
+        return {"id": pair.id, "assignment_id": pair.id, "k": 0, "winner": verdict.winner,
+                "first": verdict.first, "second": verdict.second, "agree": verdict.agree,
+                "attempts": verdict.attempts, "prompt_version": verdict.prompt_version,
+                "replies": list(verdict.replies)}  # fmt: skip
 
-        with BuildStore(workdir / "throughput.sqlite", "bench") as store:
-            start = time.perf_counter()
-            failed = run_calls(config, store, "judgments", pairs, call, client=client)
-            elapsed = time.perf_counter() - start
-            assert failed == 0 and store.count("judgments") == len(pairs)
-        assert server.calls == calls, server.calls
+    with BuildStore(workdir / "throughput.sqlite", "bench") as store:
+        start = time.perf_counter()
+        failed = run_calls(config, store, "judgments", pairs, call, client=client)
+        elapsed = time.perf_counter() - start
+        assert failed == 0 and store.count("judgments") == len(pairs)
+    ours.send("stop")
+    received = ours.recv()
+    server.join()
+    assert received == calls, received
     return elapsed, calls * latency / concurrency
 
 
@@ -160,6 +169,7 @@ def main() -> None:
     ms = args.latency * 1000
     print(f"throughput: {args.calls} judge calls, concurrency {args.concurrency}, {ms:.0f} ms each")
     print(f"throughput: elapsed {elapsed:.2f} s, ideal {ideal:.2f} s, {args.calls / elapsed:.0f} calls/s")
+    print(f"throughput: load average while measuring {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"elapsed / ideal: {elapsed / ideal:.3f}")
 
 

@@ -144,33 +144,44 @@ class OpenAIChatClient:
             raise MetaAlignError(f"endpoint concurrency: expected an integer >= 1, got {self.concurrency}")
         self._rng = random.Random(self.jitter_seed)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._http: httpx.AsyncClient | None = None
-        self._gate: asyncio.Semaphore | None = None
+        self._lanes: list[httpx.AsyncClient] = []
+        self._free: asyncio.Queue[int] | None = None
 
-    def _session(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
-        """The HTTP client and semaphore of the running event loop (new ones for a new loop)."""
+    def _session(self) -> tuple[list[httpx.AsyncClient], asyncio.Queue[int]]:
+        """The connection lanes and the queue of free lanes of the running event loop.
+
+        Each of the `concurrency` lanes is an httpx client with one keep-alive connection; a call
+        takes a free lane from the queue (that is the concurrency limit) and gives it back. One
+        pool of N connections costs O(N) per request in httpcore; N pools of one cost O(1).
+        """
         loop = asyncio.get_running_loop()
-        if self._loop is not loop or self._http is None or self._gate is None:
+        if self._loop is not loop or self._free is None:
             headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-            limits = httpx.Limits(
-                max_connections=self.concurrency, max_keepalive_connections=self.concurrency
-            )
-            self._http = httpx.AsyncClient(
-                base_url=self.base_url.rstrip("/"),
-                headers=headers,
-                timeout=httpx.Timeout(self.timeout),
-                limits=limits,
-                transport=self.transport,
-            )
-            self._gate = asyncio.Semaphore(self.concurrency)
+            limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+            tls = httpx.create_ssl_context()  # loading certificates once, not once per lane
+            self._lanes = [
+                httpx.AsyncClient(
+                    base_url=self.base_url.rstrip("/"),
+                    headers=headers,
+                    timeout=httpx.Timeout(self.timeout),
+                    limits=limits,
+                    verify=tls,
+                    transport=self.transport,
+                )
+                for _ in range(self.concurrency)
+            ]
+            self._free = asyncio.Queue()
+            for lane in range(self.concurrency):
+                self._free.put_nowait(lane)
             self._loop = loop
-        return self._http, self._gate
+        return self._lanes, self._free
 
     async def aclose(self) -> None:
-        """Close the HTTP connections of the current loop's client (safe to call twice)."""
-        if self._http is not None and self._loop is asyncio.get_running_loop():
-            await self._http.aclose()
-        self._http = self._gate = self._loop = None
+        """Close the HTTP connections of the current loop's lanes (safe to call twice)."""
+        if self._loop is asyncio.get_running_loop():
+            for lane in self._lanes:
+                await lane.aclose()
+        self._lanes, self._free, self._loop = [], None, None
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait before retry number `attempt` (1-based)."""
@@ -198,14 +209,17 @@ class OpenAIChatClient:
         if seed is not None:
             body["seed"] = seed
         headers = {IDEMPOTENCY_HEADER: idempotency_key} if idempotency_key else {}
-        http, gate = self._session()
+        lanes, free = self._session()
         last: _Retry | None = None
         for attempt in range(1, self.max_retries + 2):
             if last is not None:
                 await self.sleep(self.delay(attempt - 1, last.wait))
             try:
-                async with gate:
-                    result = await self._attempt(http, body, headers)
+                lane = await free.get()
+                try:
+                    result = await self._attempt(lanes[lane], body, headers)
+                finally:
+                    free.put_nowait(lane)
             except _Retry as retry:
                 last = retry
                 continue
