@@ -5,8 +5,8 @@ verdicts, both orders) at concurrency 32 against a fake server on 127.0.0.1 that
 per call (in its own process, as an endpoint would be); each verdict is committed to a build
 store as it completes. Baseline: the ideal
 time 2000 x 0.05 / 32 s. Part 2 (resume): a real `metaalign build` (fake policy, LLM rewrite
-and judge through the endpoint) is SIGKILLed mid-run and re-run; the server's request log
-shows how many calls that had completed (committed to the store) were issued again.
+and judge through the endpoint) is SIGKILLed once 150 replies are committed, then re-run; the
+server's request log shows how many calls that had completed (committed) were issued again.
 Prints the throughput ratio elapsed / ideal LAST (target <= 1.3).
 
     .venv/bin/python benchmarks/build_throughput.py
@@ -20,6 +20,7 @@ import json
 import multiprocessing
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -102,50 +103,49 @@ def _recipe(workdir: Path, base_url: str) -> Path:
     return recipe
 
 
-def _committed_keys(store_path: Path) -> set[str]:
-    import sqlite3
-
-    db = sqlite3.connect(store_path)
-    keys = {f"responses:{i}" for (i,) in db.execute("SELECT id FROM responses WHERE path != 'offline'")}
-    keys |= {
-        f"judgments:{i}:{order}:1"
-        for (i,) in db.execute("SELECT id FROM judgments")
-        for order in ("ab", "ba")
-    }
-    db.close()
-    return keys
-
-
-def _call(key: str) -> str:
-    """A logged key without its attempt suffix: "judgments:<id>:ab:1" -> "judgments:<id>:ab"."""
-    head, _, tail = key.rpartition(":")
-    return head if tail.isdigit() else key
+def _committed(store_path: Path) -> set[str]:
+    """Idempotency keys of the calls whose replies the store holds (0 rows if it is not there yet)."""
+    if not store_path.exists():
+        return set()
+    try:
+        db = sqlite3.connect(f"file:{store_path}?mode=ro", uri=True, timeout=0.1)
+        try:
+            return {key for (key,) in db.execute("SELECT id FROM calls")}
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return set()
 
 
-def resume_check(workdir: Path, kill_after: float) -> dict:
-    """Kill a build mid-run, resume it; count completed calls issued again (must be 0)."""
+def resume_check(workdir: Path, kill_at: int) -> dict:
+    """SIGKILL a build once `kill_at` replies are committed, resume it; count completed calls re-sent."""
 
     def reply(messages) -> str:
         return "Verdict: A" if "[Answer A]" in messages[-1]["content"] else "A rewritten answer."
 
     with FakeOpenAIServer(reply=reply, latency=0.02) as server:
         recipe = _recipe(workdir, server.base_url)
+        store = workdir / "resume" / "store.sqlite"
         command = [sys.executable, "-m", "metaalign.cli.main", "build", "--config", str(recipe)]
         env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
         first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(kill_after)
+        while first.poll() is None and len(_committed(store)) < kill_at:
+            time.sleep(0.01)
         first.send_signal(signal.SIGKILL)
-        first.wait()
-        committed = _committed_keys(workdir / "resume" / "store.sqlite")
+        killed = first.wait() == -signal.SIGKILL
+        committed = _committed(store)
         before = len(server.log)
         subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         second = [r.key for r in server.log[before:]]
-    done = {_call(key) for key in committed}
+        total = len(_committed(store))
     return {
+        "killed_mid_run": killed,
         "calls_before_kill": before,
         "committed_before_kill": len(committed),
+        "lost_in_flight": before - len(committed),
         "calls_after_resume": len(second),
-        "reissued_completed": sum(1 for key in second if key is not None and _call(key) in done),
+        "committed_total": total,
+        "reissued_completed": sum(1 for key in second if key in committed),
     }
 
 
@@ -154,13 +154,13 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--latency", type=float, default=0.05)
-    parser.add_argument("--kill-after", type=float, default=3.0, help="seconds before the SIGKILL")
+    parser.add_argument("--kill-at", type=int, default=150, help="committed replies before the SIGKILL")
     parser.add_argument("--skip-resume", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         if not args.skip_resume:
-            result = resume_check(workdir, args.kill_after)
+            result = resume_check(workdir, args.kill_at)
             print(f"resume: {json.dumps(result)}")
             print(
                 f"resume: completed calls re-issued after the kill: {result['reissued_completed']} (target 0)"
