@@ -23,7 +23,9 @@ class VLLMEngine:
         self.llm = llm
         self.tokenizer = tokenizer
         self.renderer = Renderer(tokenizer)
-        self.context_window = int(llm.llm_engine.model_config.max_model_len)
+        engine = llm.llm_engine
+        config = getattr(engine, "model_config", None) or engine.vllm_config.model_config
+        self.context_window = int(config.max_model_len)
 
     @classmethod
     def from_pretrained(cls, ref: str, **llm_kw: Any) -> VLLMEngine:
