@@ -85,11 +85,11 @@ class BuildConfig(BaseModel):
     seed: int = 0
     instructions: str | None = None  # a JSONL file; None: the packaged seed instructions
     library: str | None = None  # a YAML preference library; None: the packaged one
-    instructions_train: int = Field(400, ge=0)  # 0: every train instruction
-    instructions_test: int = Field(50, ge=0)  # held-out instructions for the test split (0: none)
+    instructions_train: int = Field(300, ge=0)  # 0: every train instruction
+    instructions_test: int = Field(40, ge=0)  # held-out instructions for the test split (0: none)
     held_out_split: str = "test"
     candidates: int = Field(2, ge=1)  # K per instruction
-    meta_prompts: int = Field(6, ge=1)  # per instruction
+    meta_prompts: int = Field(8, ge=1)  # per instruction
     pairs_per_meta_prompt: int = Field(2, ge=1)
     response_path: Literal["offline", "rewrite"] = "offline"
     judge: bool = False  # judge non-verifiable preferences through the endpoint
