@@ -1,0 +1,1 @@
+"""The `metaalign quickstart` pipeline: build, train SFT then DPO, evaluate, export, report."""
