@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from metaalign.preferences import CHECKERS, Check
+from metaalign.preferences import CHECKERS, Check, load_library
 
 WORDS = st.sampled_from(
     ["climate", "budget", "python", "garden", "risk", "ocean", "privacy", "sleep", "history", "coffee"]
@@ -63,3 +63,8 @@ LONG_PROSE = st.lists(
     min_size=5,
     max_size=40,
 ).map(" ".join)  # fmt: skip
+
+LIBRARY_CHECKS = st.sampled_from(
+    sorted({p.check for p in load_library() if p.check is not None}, key=lambda c: (c.id, repr(c)))
+)
+ANY_CHECK = st.one_of(checks(), LIBRARY_CHECKS)

@@ -31,12 +31,14 @@ CASES: list[tuple[Check, str, bool]] = [
     # case
     (C("all_caps", {}), "HELLO, WORLD 42!", True),
     (C("all_caps", {}), "HELLO World", False),
-    (C("all_caps", {}), "", True),
+    (C("all_caps", {}), "", False),  # an empty answer follows no case preference
+    (C("all_caps", {}), "42 ...", False),
     (C("all_caps", {}), "ÄÖÜ SS", True),
     (C("all_caps", {}), "STRAßE", False),
     (C("all_lowercase", {}), "hello, world.\n", True),
     (C("all_lowercase", {}), "hello World", False),
-    (C("all_lowercase", {}), "", True),
+    (C("all_lowercase", {}), "", False),
+    (C("all_lowercase", {}), "日本語", False),
     (C("all_lowercase", {}), "éclair Ω", False),
     # punctuation and characters
     (C("no_commas", {}), "No commas here.", True),
@@ -109,6 +111,7 @@ CASES: list[tuple[Check, str, bool]] = [
     (C("postscript", {}), "Body.\nP.S. One more thing.\n", True),
     (C("postscript", {}), "body\np.s. lower case works", True),
     (C("postscript", {}), "P.S. first\nthen body", False),
+    (C("postscript", {}), "P.S. a postscript with no answer before it", False),
     (C("postscript", {}), "", False),
     # keywords, placeholders, highlights
     (C("includes_keywords", {"words": ["ocean", "risk"]}), "Ocean RISK assessment", True),

@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 
 from metaalign.preferences.base import Checker, Cost, Param
-from metaalign.preferences.checks_layout import POSTSCRIPT, TITLE
-from metaalign.preferences.textops import LIST_MARKER, QUOTES, WORD, count_words
+from metaalign.preferences.checks_layout import POSTSCRIPT
+from metaalign.preferences.textops import LIST_MARKER, QUOTES, TITLE, WORD, count_words
 
 CLOSING_QUESTION = "Does that help?"
 POSTSCRIPT_LINE = "P.S. Ask me if anything is unclear."
+POSTSCRIPT_BODY = "That is my answer."
 PLACEHOLDER = re.compile(r"\[[^\[\]\n]*\w[^\[\]\n]*\]")
 HIGHLIGHT = re.compile(r"\*[^*\n]*\w[^*\n]*\*")
 _PLACEHOLDER_NAMES = (
@@ -74,15 +75,18 @@ def ends_with_question_transform(text: str) -> str:
 
 
 def postscript_check(text: str) -> bool:
+    """A last line starting with "P.S." after at least one line of the answer itself."""
     lines = [line for line in text.strip().rstrip(QUOTES).split("\n") if line.strip()]
-    return bool(lines) and POSTSCRIPT.match(lines[-1]) is not None
+    return len(lines) >= 2 and POSTSCRIPT.match(lines[-1]) is not None and not POSTSCRIPT.match(lines[0])
 
 
 def postscript_transform(text: str) -> str:
     if postscript_check(text):
         return text
-    body = text.strip()
-    return f"{body}\n{POSTSCRIPT_LINE}" if body else POSTSCRIPT_LINE
+    body = text.strip() or POSTSCRIPT_BODY
+    if POSTSCRIPT.match(body):
+        body = f"{POSTSCRIPT_BODY}\n{body}"
+    return f"{body}\n{POSTSCRIPT_LINE}"
 
 
 def _contains(text: str, word: str) -> bool:
@@ -184,9 +188,13 @@ CONTENT_CHECKERS = (
         cost_fn=lambda: Cost(words=3, sentences=1, chars=len(CLOSING_QUESTION) + 1),
     ),
     Checker(
-        "postscript", "postscript", "The last line starts with 'P.S.'.",
+        "postscript", "postscript", "After the answer, a last line starting with 'P.S.'.",
         postscript_check, postscript_transform, stage=60,
-        cost_fn=lambda: Cost(words=count_words(POSTSCRIPT_LINE), sentences=2, chars=len(POSTSCRIPT_LINE) + 1),
+        cost_fn=lambda: Cost(
+            words=count_words(POSTSCRIPT_LINE + " " + POSTSCRIPT_BODY),
+            sentences=3,
+            chars=len(POSTSCRIPT_LINE) + len(POSTSCRIPT_BODY) + 2,
+        ),
     ),
     Checker(
         "includes_keywords", "keywords", "Mentions every keyword (whole words, ignoring case).",

@@ -17,6 +17,7 @@ from metaalign.preferences.textops import (
     BULLET_ITEM,
     LIST_MARKER,
     NUMBERED_ITEM,
+    TITLE,
     count_words,
     paragraphs,
     sentence_spans,
@@ -26,7 +27,6 @@ from metaalign.preferences.textops import (
     words,
 )
 
-TITLE = re.compile(r"<<[^<>\n]*\w[^<>\n]*>>")
 POSTSCRIPT = re.compile(r"^\s*p\.\s?s\.", re.IGNORECASE)
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)\s*```", re.DOTALL | re.IGNORECASE)
 MAX_ITEMS = 8  # a long answer is grouped into this many list items (or n, if more are asked)
@@ -35,7 +35,7 @@ MAX_ITEMS = 8  # a long answer is grouped into this many list items (or n, if mo
 def _frame(text: str) -> tuple[str, str, str]:
     """(title line, body, P.S. line): the first line if it is a title, the last if it is a P.S."""
     lines = text.strip().split("\n")
-    head = lines.pop(0) if lines and TITLE.match(lines[0].strip()) else ""
+    head = lines.pop(0) if lines and TITLE.fullmatch(lines[0].strip()) else ""
     tail = lines.pop() if lines and POSTSCRIPT.match(lines[-1]) else ""
     return head.strip(), "\n".join(lines).strip(), tail.strip()
 
@@ -203,7 +203,7 @@ LAYOUT_CHECKERS = (
     ),
     Checker(
         "title_format", "title", "Starts with a title in double angular brackets, like <<Title>>.",
-        title_check, title_transform, stage=50, cost_fn=lambda: Cost(words=5, sentences=1, chars=46),
+        title_check, title_transform, stage=50, cost_fn=lambda: Cost(words=5, chars=46),
     ),
     Checker(
         "quoted", "wrapping", "The whole answer wrapped in double quotes.",

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import re
 
-from metaalign.preferences.base import Checker, Param
+from metaalign.preferences.base import Checker, Cost, Param
 from metaalign.preferences.textops import SENTENCE_END, count_sentences, count_words, sentence_spans, word_cut
 
-# Neutral padding words: no digits, commas, quotes, question or exclamation marks.
+# Neutral padding words: no digits, commas, quotes, question or exclamation marks. Every word has
+# five letters, so k padding words take exactly 6k characters with their spaces: the room a
+# min_words limit needs under max_chars is known (see `conflicts`).
 _FILLER = (
-    "this answer gives the main points first and then adds some context so that the idea "
-    "is easy to follow and easy to use in practice"
+    "these notes cover every point above using plain words about basic ideas first where extra facts "
+    "could offer value"
 )
 FILLER_WORDS = tuple(_FILLER.split(" "))
 _TERMINAL = re.compile(r"[.!?…]+[\"'”’)\]]*\s*$")
@@ -107,7 +109,7 @@ LENGTH_CHECKERS = (
     ),
     Checker(
         "min_words", "length", "At least n words.", min_words_check, min_words_transform,
-        {"n": Param("int", 1, 2000)}, stage=25,
+        {"n": Param("int", 1, 2000)}, stage=25, cost_fn=lambda n: Cost(chars=6 * n),
     ),
     Checker(
         "max_sentences", "length", "At most n sentences (a line break also ends one).",

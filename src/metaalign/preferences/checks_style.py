@@ -10,7 +10,7 @@ import re
 import unicodedata
 from itertools import groupby
 
-from metaalign.preferences.base import Checker
+from metaalign.preferences.base import Checker, Cost
 
 _DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 COMMAS = ",，、"
@@ -18,22 +18,28 @@ EXCLAMATIONS = "!！¡"
 QUESTIONS = "?？¿"
 
 
+def _is_upper(ch: str) -> bool:
+    return ch.isupper() or ch.istitle()
+
+
 def all_caps_check(text: str) -> bool:
-    return not any(ch.islower() for ch in text)
+    """At least one uppercase letter and no lowercase ones (so an empty answer does not pass)."""
+    return any(_is_upper(ch) for ch in text) and not any(ch.islower() for ch in text)
 
 
 def all_caps_transform(text: str) -> str:
-    upper = text.upper()
-    return "".join(ch for ch in upper if not ch.islower())
+    upper = "".join(ch for ch in text.upper() if not ch.islower())
+    return upper if any(_is_upper(ch) for ch in upper) else f"{upper.rstrip()} OK".lstrip()
 
 
 def all_lowercase_check(text: str) -> bool:
-    return not any(ch.isupper() or ch.istitle() for ch in text)
+    """At least one lowercase letter and no uppercase or titlecase ones."""
+    return any(ch.islower() for ch in text) and not any(_is_upper(ch) for ch in text)
 
 
 def all_lowercase_transform(text: str) -> str:
-    lower = text.lower()
-    return "".join(ch for ch in lower if not (ch.isupper() or ch.istitle()))
+    lower = "".join(ch for ch in text.lower() if not _is_upper(ch))
+    return lower if any(ch.islower() for ch in lower) else f"{lower.rstrip()} ok".lstrip()
 
 
 def _without(chars: str):
@@ -74,12 +80,12 @@ def no_digits_transform(text: str) -> str:
 
 STYLE_CHECKERS = (
     Checker(
-        "all_caps", "case", "No lowercase letters (characters without case are ignored).",
-        all_caps_check, all_caps_transform, stage=85,
+        "all_caps", "case", "Uppercase letters only: at least one, and no lowercase letter.",
+        all_caps_check, all_caps_transform, stage=85, cost_fn=lambda: Cost(words=1, chars=3),
     ),
     Checker(
-        "all_lowercase", "case", "No uppercase or titlecase letters.",
-        all_lowercase_check, all_lowercase_transform, stage=85,
+        "all_lowercase", "case", "Lowercase letters only: at least one, and no uppercase letter.",
+        all_lowercase_check, all_lowercase_transform, stage=85, cost_fn=lambda: Cost(words=1, chars=3),
     ),
     Checker(
         "no_commas", "punctuation", "No commas (',', '，', '、').",

@@ -14,6 +14,7 @@ LIST_MARKER = re.compile(r"^[ \t]*(?:[-*+•]|\d+[.)])[ \t]+(?=\S)", re.MULTILIN
 BULLET_ITEM = re.compile(r"^[ \t]*[-*][ \t]+\S", re.MULTILINE)
 NUMBERED_ITEM = re.compile(r"^[ \t]*\d+[.)][ \t]+\S", re.MULTILINE)
 PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+TITLE = re.compile(r"<<[^<>\n]*\w[^<>\n]*>>")
 # A sentence ends at . ! ? or … (possibly repeated, possibly followed by closing quotes/brackets),
 # followed by whitespace or the end; a line break also ends a sentence.
 SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s|$)|\n")
@@ -35,7 +36,7 @@ def count_words(text: str) -> int:
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence that holds at least one word character."""
+    """(start, end) of each sentence that holds a word character; a <<Title>> line is no sentence."""
     spans: list[tuple[int, int]] = []
     start = 0
     markers = [m.span() for m in LIST_MARKER.finditer(text)]
@@ -43,10 +44,11 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         if any(a <= match.start() < b for a, b in markers):  # the "." of "1. " ends no sentence
             continue
         end = match.end() if match.group() != "\n" else match.start()
-        if re.search(r"\w", strip_markers(text[start:end])):
+        piece = text[start:end]
+        if re.search(r"\w", strip_markers(piece)) and not TITLE.fullmatch(piece.strip()):
             spans.append((start, end))
         start = match.end()
-    if re.search(r"\w", strip_markers(text[start:])):
+    if re.search(r"\w", strip_markers(text[start:])) and not TITLE.fullmatch(text[start:].strip()):
         spans.append((start, len(text)))
     return spans
 
