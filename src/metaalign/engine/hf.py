@@ -8,6 +8,7 @@ torch and transformers are imported here, so only import this module inside comm
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -51,6 +52,9 @@ class TransformersEngine:
         # The prefix ends with the User Info opening tag: all before it is the same for every user.
         self.boundary = f"<{self.renderer.layout.user_tag}>"
         self.context_window = int(getattr(model.config, "max_position_embeddings", 0) or 0) or None
+        # A server counts prompt tokens on its event loop while this engine encodes on its own
+        # thread; fast tokenizers may refuse concurrent calls that touch their settings.
+        self._encode_lock = threading.Lock()
 
     @classmethod
     def from_pretrained(cls, ref: str = DEFAULT_MODEL, **kw: Any) -> TransformersEngine:
@@ -60,10 +64,11 @@ class TransformersEngine:
 
     def prompt_ids(self, request: GenerationRequest) -> tuple[list[int], int]:
         """The rendered prompt's ids and how many leading ids form its reusable prefix."""
-        rendered = self.renderer.prompt(request.system_info, request.user_info, request.dialogue)
-        if self.prefixes is None:
-            return rendered.input_ids, 0
-        encoded = self.tokenizer(rendered.text, add_special_tokens=False, return_offsets_mapping=True)
+        with self._encode_lock:
+            rendered = self.renderer.prompt(request.system_info, request.user_info, request.dialogue)
+            if self.prefixes is None:
+                return rendered.input_ids, 0
+            encoded = self.tokenizer(rendered.text, add_special_tokens=False, return_offsets_mapping=True)
         if list(encoded["input_ids"]) != rendered.input_ids:
             return rendered.input_ids, 0
         cut = prefix_length(rendered.text, encoded["offset_mapping"], self.boundary)
@@ -71,7 +76,9 @@ class TransformersEngine:
         return rendered.input_ids, cut if cut >= self.min_prefix_tokens else 0
 
     def prompt_tokens(self, request: GenerationRequest) -> int:
-        return len(self.renderer.prompt(request.system_info, request.user_info, request.dialogue).input_ids)
+        with self._encode_lock:
+            rendered = self.renderer.prompt(request.system_info, request.user_info, request.dialogue)
+        return len(rendered.input_ids)
 
     def generate(
         self, requests: Sequence[GenerationRequest], on_delta: DeltaCallback | None = None
