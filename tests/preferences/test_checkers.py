@@ -187,3 +187,17 @@ def test_bad_params_are_named(c: Check, field: str) -> None:
 def test_unknown_checker_raises_a_clear_key_error() -> None:
     with pytest.raises(KeyError, match="unknown checker 'nope'"):
         check(Check("nope", {}), "text")
+
+
+def test_checks_and_preferences_pickle_and_copy() -> None:
+    """Build runs work in worker processes: checks must cross process boundaries."""
+    import copy
+    import pickle
+
+    from metaalign.preferences import load_library
+
+    c = Check("includes_keywords", {"words": ["ocean", "risk"]})
+    assert pickle.loads(pickle.dumps(c)) == c
+    assert copy.deepcopy(c) == c
+    pref = load_library().all[0]
+    assert pickle.loads(pickle.dumps(pref)) == pref

@@ -135,3 +135,10 @@ def test_satisfy_keeps_room_for_an_ending_under_a_word_limit() -> None:
         "One two. Three four five six seven.",
     )
     assert out == "One two. Hope this helps."
+
+
+def test_apply_order_is_by_stage_and_drops_duplicates() -> None:
+    from metaalign.preferences import apply_order
+
+    caps, words, quoted = Check("all_caps", {}), Check("max_words", {"n": 5}), Check("quoted", {})
+    assert apply_order([quoted, caps, words, caps]) == [words, caps, quoted]

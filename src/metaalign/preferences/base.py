@@ -24,6 +24,9 @@ class Check:
         frozen = {k: tuple(v) if isinstance(v, list) else v for k, v in dict(self.params).items()}
         object.__setattr__(self, "params", MappingProxyType(frozen))
 
+    def __reduce__(self) -> tuple[Any, ...]:  # a mappingproxy does not pickle; rebuild from a dict
+        return (Check, (self.id, dict(self.params)))
+
     def __hash__(self) -> int:
         return hash((self.id, tuple(sorted(self.params.items()))))
 

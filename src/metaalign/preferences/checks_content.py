@@ -159,7 +159,8 @@ def highlighted_transform(text: str, n: int) -> str:
         missing = n
     spans = [m.span() for m in WORD.finditer(text)]
     inner = spans[1:-1] if len(spans) > 2 else spans
-    chosen = sorted(inner[:missing], reverse=True)
+    longest = sorted(inner, key=lambda s: (-(s[1] - s[0]), s[0]))[:missing]  # the longest words
+    chosen = sorted(longest, reverse=True)
     for start, end in chosen:
         text = f"{text[:start]}*{text[start:end]}*{text[end:]}"
     extra = missing - len(chosen)

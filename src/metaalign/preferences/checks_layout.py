@@ -55,10 +55,20 @@ def _units(body: str, n: int) -> list[str]:
         if longest is None or count_words(units[longest]) < 2:
             units.append(filler(1).capitalize())
             continue
-        unit = units[longest]
-        left = word_cut(unit, count_words(unit) // 2)
-        units[longest : longest + 1] = [left.strip(), unit[len(left) :].strip()]
+        units[longest : longest + 1] = _halves(units[longest])
     return units
+
+
+def _halves(unit: str) -> list[str]:
+    """A unit of 2+ words split in two: at the clause break (", " "; " ": ") nearest the middle, or
+    else between the middle words."""
+    middle = len(unit) // 2
+    breaks = [m.end() for m in re.finditer(r"[,;:]\s+(?=\S)", unit) if count_words(unit[: m.end()]) > 0]
+    if breaks:
+        cut = min(breaks, key=lambda i: abs(i - middle))
+        return [unit[:cut].strip(), unit[cut:].strip()]
+    left = word_cut(unit, count_words(unit) // 2)
+    return [left.strip(), unit[len(left) :].strip()]
 
 
 def bullet_list_check(text: str, n: int) -> bool:
