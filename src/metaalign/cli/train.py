@@ -1,9 +1,84 @@
-"""`metaalign train`: placeholder until its issue lands; registers nothing yet."""
+"""`metaalign train sft|dpo|two-stage` and `metaalign export`.
+
+Owns the command lines only: a recipe (--config) plus overrides of any config field
+(`--learning_rate 1e-4`, `--sft.max_steps 10` for two-stage sections). Training, two-stage
+and export live in metaalign.train and are imported inside the command functions.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+from pathlib import Path
+
+COMMANDS = {
+    "sft": ("supervised fine-tuning on SFT records", "train_sft"),
+    "dpo": ("DPO on preference records", "train_dpo"),
+    "two-stage": ("SFT, then on-policy sampling, annotation and DPO", "two_stage"),
+}
+EPILOG = (
+    "Any config field can be overridden after the recipe: --learning_rate 1e-4 --max_steps 20 "
+    "(two-stage: --sft.max_steps 20 --sample.k 4). Re-running the same command resumes from the "
+    "last checkpoint and skips finished stages."
+)
+
+
+class OverridesParser(argparse.ArgumentParser):
+    """Collects unknown `--field value` items into `overrides` instead of rejecting them."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        namespace.overrides = [*getattr(namespace, "overrides", []), *extras]
+        return namespace, []
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Adds this command group's parsers to `sub`."""
+    train = sub.add_parser(
+        "train", help="train a MetaAligned model (sft, dpo, two-stage)", description="Train with TRL + PEFT."
+    )
+    stages = train.add_subparsers(dest="stage", metavar="STAGE", required=True, parser_class=OverridesParser)
+    for name, (summary, entry) in COMMANDS.items():
+        p = stages.add_parser(name, help=summary, description=summary + ".", epilog=EPILOG)
+        p.add_argument("--config", type=Path, default=None, metavar="YAML", help="recipe file (see recipes/)")
+        p.set_defaults(func=run_train, entry=entry, overrides=[])
+    export = sub.add_parser(
+        "export",
+        help="merge a LoRA run into a standalone Hugging Face model folder",
+        description="Merge the adapter of a finished run (or the DPO stage of a two-stage run) into its "
+        "base model and save weights, tokenizer and chat template, loadable by transformers and vLLM.",
+    )
+    export.add_argument("run_dir", type=Path, help="a finished run folder (holds metaalign_run.json)")
+    export.add_argument("--out", type=Path, required=True, help="new folder for the merged model")
+    export.set_defaults(func=run_export)
+
+
+def _logging() -> None:
+    logging.basicConfig(format="metaalign: %(message)s")
+    logging.getLogger("metaalign.train").setLevel(logging.INFO)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from metaalign import train as api
+    from metaalign.train.config_io import load
+
+    _logging()
+    config = load(args.config, args.overrides)
+    if args.entry != "two_stage":
+        nested = [k for k, v in config.items() if isinstance(v, dict)]
+        if nested:
+            from metaalign.train.config_io import ConfigError
+
+            raise ConfigError(
+                f"train {args.stage}: unexpected section(s) {', '.join(nested)} (two-stage only)"
+            )
+    run_dir = getattr(api, args.entry)(config)
+    print(run_dir)
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from metaalign.train import export_model
+
+    _logging()
+    print(export_model(args.run_dir, args.out))
+    return 0

@@ -15,7 +15,7 @@ _EXPORTS = {
     "train_dpo": "metaalign.train.run",
     "sft_config": "metaalign.train.run",
     "dpo_config": "metaalign.train.run",
-    "two_stage": "metaalign.train.two_stage",
+    "two_stage": "metaalign.train.two_stage_pipeline",
     "export_model": "metaalign.train.export",
     "MetaAlignSFTConfig": "metaalign.train.sft_config",
     "MetaAlignDPOConfig": "metaalign.train.dpo_config",

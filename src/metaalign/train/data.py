@@ -18,7 +18,9 @@ from metaalign.render import IGNORE_INDEX, Renderer
 def load_records(path: str, kind: str, max_records: int | None = None) -> list[Any]:
     """The records of `path` (all of `kind`: "sft" or "preference"), the first `max_records` of them."""
     if path is None:
-        raise MetaAlignError("train_file: expected a records file (set train_file in the recipe or --train_file)")
+        raise MetaAlignError(
+            "train_file: expected a records file (set train_file in the recipe or --train_file)"
+        )
     records = read_records(path, kind).records
     if not records:
         raise MetaAlignError(f"{path}: expected at least one {kind} record, found none")
@@ -31,12 +33,16 @@ def sft_row(record: SFTRecord, renderer: Renderer) -> dict[str, list[int]]:
     return {"input_ids": rendered.input_ids, "labels": rendered.labels}
 
 
-def completion_ids(renderer: Renderer, record: PreferenceRecord, prompt_ids: list[int], text: str) -> list[int]:
+def completion_ids(
+    renderer: Renderer, record: PreferenceRecord, prompt_ids: list[int], text: str
+) -> list[int]:
     """The ids of one assistant completion after `prompt_ids`, through its end-of-turn token."""
     dialogue = [*record.prompt, {"role": "assistant", "content": text}]
     rendered = renderer.tokenize(record.system_info, record.user_info, dialogue)
     if rendered.input_ids[: len(prompt_ids)] != prompt_ids:
-        raise MetaAlignError(f"record {record.id}: the rendered prompt is not a prefix of prompt + completion")
+        raise MetaAlignError(
+            f"record {record.id}: the rendered prompt is not a prefix of prompt + completion"
+        )
     tail = zip(rendered.input_ids[len(prompt_ids) :], rendered.assistant_mask[len(prompt_ids) :], strict=True)
     return [token for token, trained in tail if trained]
 

@@ -39,7 +39,9 @@ class MetaAlignDPOConfig(MetaAlignFields, DPOConfig):
     )
     adapter: str | None = field(
         default=None,
-        metadata={"help": "start from this LoRA adapter folder (e.g. an SFT run's final/), merged into the base"},
+        metadata={
+            "help": "start from this LoRA adapter folder (e.g. an SFT run's final/), merged into the base"
+        },
     )
 
     def __post_init__(self) -> None:

@@ -19,7 +19,9 @@ class MetaAlignFields:
 
     model: str = field(
         default=DEFAULT_MODEL,
-        metadata={"help": "model reference: an alias (smollm2-135m), a local folder, a .gguf file or org/name"},
+        metadata={
+            "help": "model reference: an alias (smollm2-135m), a local folder, a .gguf file or org/name"
+        },
     )
     train_file: str | None = field(
         default=None, metadata={"help": "training records: .jsonl, .json, .parquet or a datasets folder"}

@@ -3,7 +3,7 @@
 Owns one run from config to finished folder: build the config (recipe defaults, then the
 user's values), render the records, start or resume TRL training, and save `final/`, the
 JSONL log, the loss plot and the run manifest. A finished run is not trained again.
-Trainers are TRL's (sft_trainer.py, dpo_trainer.py); two-stage lives in two_stage.py.
+Trainers are TRL's (sft_trainer.py, dpo_trainer.py); two-stage lives in two_stage_pipeline.py.
 """
 
 from __future__ import annotations
@@ -148,62 +148,82 @@ def fit(trainer: Any, config: Any, kind: str, tokens_per_epoch: int) -> Path:
     return run_dir
 
 
-def train_sft(config: ConfigLike) -> Path:
-    """Supervised fine-tuning on MetaAlign SFT records; returns the run folder (final/ holds the model)."""
-    from metaalign.train.data import load_records, sft_dataset, trained_tokens
+def build_sft_trainer(config: ConfigLike, callbacks: list | None = None) -> Any:
+    """The SFT trainer for `config` (data rendered, model loaded), ready for `.train()`."""
+    from metaalign.train.data import load_records, sft_dataset
     from metaalign.train.sft_trainer import MetaAlignSFTTrainer
 
     config = sft_config(config)
-    if finished(Path(config.output_dir)):
-        log.warning("%s is finished already; nothing to do", config.output_dir)
-        return Path(config.output_dir)
     tokenizer, renderer = prepare(config)
-    train = sft_dataset(load_records(config.train_file, "sft", config.max_records), renderer, config.max_length)
+    train = sft_dataset(
+        load_records(config.train_file, "sft", config.max_records), renderer, config.max_length
+    )
     evals = None
     if config.eval_file:
         evals = sft_dataset(load_records(config.eval_file, "sft"), renderer, config.max_length)
     if config.padding_free and not config.packing:
         config.max_length = None  # enforced above, per example; TRL cannot enforce it padding-free
-    trainer = MetaAlignSFTTrainer(
+    return MetaAlignSFTTrainer(
         model=load_policy(config),
         args=config,
         train_dataset=train,
         eval_dataset=evals,
         processing_class=tokenizer,
         peft_config=config.lora_config(),
-        callbacks=[JsonlLogCallback(Path(config.output_dir) / LOG_NAME)],
+        callbacks=[JsonlLogCallback(Path(config.output_dir) / LOG_NAME), *(callbacks or [])],
     )
-    return fit(trainer, config, "sft", trained_tokens(train, "sft"))
 
 
-def train_dpo(config: ConfigLike) -> Path:
-    """DPO on MetaAlign preference records; returns the run folder (final/ holds the model)."""
-    from metaalign.train.data import dpo_dataset, load_records, trained_tokens
+def train_sft(config: ConfigLike, callbacks: list | None = None) -> Path:
+    """Supervised fine-tuning on MetaAlign SFT records; returns the run folder (final/ holds the model)."""
+    from metaalign.train.data import trained_tokens
+
+    config = sft_config(config)
+    if finished(Path(config.output_dir)):
+        log.warning("%s is finished already; nothing to do", config.output_dir)
+        return Path(config.output_dir)
+    trainer = build_sft_trainer(config, callbacks)
+    return fit(trainer, config, "sft", trained_tokens(trainer.train_dataset, "sft"))
+
+
+def build_dpo_trainer(config: ConfigLike, callbacks: list | None = None) -> Any:
+    """The DPO trainer for `config` (pairs rendered, model loaded), ready for `.train()`."""
+    from metaalign.train.data import dpo_dataset, load_records
     from metaalign.train.dpo_trainer import MetaAlignDPOTrainer
+
+    config = dpo_config(config)
+    tokenizer, renderer = prepare(config)
+    train = dpo_dataset(load_records(config.train_file, "preference", config.max_records), renderer)
+    evals = dpo_dataset(load_records(config.eval_file, "preference"), renderer) if config.eval_file else None
+    Path(config.output_dir).mkdir(parents=True, exist_ok=True)
+    return MetaAlignDPOTrainer(
+        model=load_policy(config),
+        args=config,
+        train_dataset=train,
+        eval_dataset=evals,
+        processing_class=tokenizer,
+        peft_config=config.lora_config(),
+        callbacks=[JsonlLogCallback(Path(config.output_dir) / LOG_NAME), *(callbacks or [])],
+        shared_prompt=config.shared_prompt,
+    )
+
+
+def train_dpo(config: ConfigLike, callbacks: list | None = None) -> Path:
+    """DPO on MetaAlign preference records; returns the run folder (final/ holds the model)."""
+    from metaalign.train.data import trained_tokens
 
     config = dpo_config(config)
     if finished(Path(config.output_dir)):
         log.warning("%s is finished already; nothing to do", config.output_dir)
         return Path(config.output_dir)
-    tokenizer, renderer = prepare(config)
-    train = dpo_dataset(load_records(config.train_file, "preference", config.max_records), renderer)
-    evals = dpo_dataset(load_records(config.eval_file, "preference"), renderer) if config.eval_file else None
-    Path(config.output_dir).mkdir(parents=True, exist_ok=True)
-    trainer = MetaAlignDPOTrainer(
-        model=load_policy(config),
-        args=config,
-        train_dataset=train,
-        eval_dataset=evals,
-        processing_class=tokenizer,
-        peft_config=config.lora_config(),
-        callbacks=[JsonlLogCallback(Path(config.output_dir) / LOG_NAME)],
-        shared_prompt=config.shared_prompt,
-    )
-    return fit(trainer, config, "dpo", trained_tokens(train, "dpo"))
+    trainer = build_dpo_trainer(config, callbacks)
+    return fit(trainer, config, "dpo", trained_tokens(trainer.train_dataset, "dpo"))
 
 
 def require_finished(run_dir: Path) -> dict[str, Any]:
     manifest = read_manifest(run_dir)
     if not finished(run_dir) or manifest is None:
-        raise MetaAlignError(f"{run_dir}: not a finished MetaAlign training run (no metaalign_run.json / final/)")
+        raise MetaAlignError(
+            f"{run_dir}: not a finished MetaAlign training run (no metaalign_run.json / final/)"
+        )
     return manifest

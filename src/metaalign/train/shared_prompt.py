@@ -107,7 +107,9 @@ def score_packed(model: Any, packed: dict[str, torch.Tensor], layout: tuple[int,
     out = {}
     for name, pieces in parts.items():
         flat = torch.cat(pieces) if pieces else picked.new_zeros(0).float().sum(-1)
-        out[name] = torch.zeros(size, dtype=flat.dtype, device=flat.device).index_put(
-            (packed["dst"],), flat
-        ).view(layout)
+        out[name] = (
+            torch.zeros(size, dtype=flat.dtype, device=flat.device)
+            .index_put((packed["dst"],), flat)
+            .view(layout)
+        )
     return ScoreOutput(**out)

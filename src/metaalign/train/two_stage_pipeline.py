@@ -1,0 +1,126 @@
+"""`two_stage(config) -> run_dir`: SFT, then on-policy sampling, annotation and DPO.
+
+Owns the stage order and what each stage leaves in the run folder (sft/, sft-merged/,
+samples.jsonl, pairs.jsonl, annotation.json, dpo/, metaalign_run.json). Every stage is
+skipped when its output is complete, so re-running the command resumes where it stopped.
+Training is run.py's, labelling annotate.py's, sampling sampling.py's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from metaalign.train.config_io import ConfigError, check_fields
+from metaalign.train.run_log import write_manifest
+
+log = logging.getLogger("metaalign.train")
+SECTIONS = ("sft", "dpo", "sample", "judge")
+SHARED = ("model", "output_dir", "threads", "seed")  # copied into each training stage
+SAMPLE_KEYS = ("prompts_file", "max_prompts", "k", "temperature", "top_p", "max_new_tokens", "seed", "chunk",
+               "batch_size")  # fmt: skip
+
+
+def split_config(config: Mapping[str, Any]) -> tuple[dict, dict, dict, dict | None]:
+    """(sft values, dpo values, sample values, judge values or None) of a two-stage config."""
+    check_fields(config, (*SECTIONS, *SHARED), "two-stage config")
+    if "output_dir" not in config:
+        raise ConfigError("two-stage config: output_dir is required")
+    out = Path(config["output_dir"]).resolve()
+    shared = {k: config[k] for k in ("model", "threads", "seed") if k in config}
+    sample = dict(config.get("sample") or {})
+    check_fields(sample, SAMPLE_KEYS, "two-stage config: sample")
+    if "prompts_file" not in sample:
+        raise ConfigError(
+            "two-stage config: sample.prompts_file (the DPO prompts, preference records) is required"
+        )
+    sft = {**shared, **(config.get("sft") or {}), "output_dir": str(out / "sft")}
+    dpo = {**{k: v for k, v in shared.items() if k != "model"}, **(config.get("dpo") or {})}
+    dpo.update(
+        output_dir=str(out / "dpo"), train_file=str(out / "pairs.jsonl"), model=str(out / "sft-merged")
+    )
+    return sft, dpo, sample, config.get("judge")
+
+
+def merged_sft(sft_dir: Path, target: Path) -> Path:
+    """The SFT model with its adapter merged, exported once (written aside, then renamed)."""
+    from metaalign.train.export import export_model
+
+    if (target / "config.json").exists():
+        return target
+    tmp = target.with_name(target.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    export_model(sft_dir, tmp)
+    tmp.rename(target)
+    return target
+
+
+def unique_prompts(records: list[Any]) -> list[Any]:
+    """One record per (System Info, User Info, prompt): a build writes several pairs per prompt."""
+    seen: dict[tuple, Any] = {}
+    for r in records:
+        key = (r.system_info, r.user_info, tuple((m.role, m.content) for m in r.prompt))
+        seen.setdefault(key, r)
+    return list(seen.values())
+
+
+def make_judge(values: Mapping[str, Any] | None) -> Any | None:
+    """A PairwiseJudge over an OpenAI-compatible endpoint, or None when no judge is configured."""
+    if not values:
+        return None
+    import os
+
+    from metaalign.endpoints.client import OpenAIChatClient
+    from metaalign.judge import PairwiseJudge
+
+    values = dict(values)
+    key_env = values.pop("api_key_env", None)
+    api_key = os.environ.get(key_env) if key_env else values.pop("api_key", None)
+    return PairwiseJudge(OpenAIChatClient(api_key=api_key, **values))
+
+
+def annotate_stage(out: Path, sample: dict, judge_values: Mapping[str, Any] | None, merged: Path) -> Path:
+    """samples.jsonl (resumable) then pairs.jsonl + annotation.json (written once)."""
+    from metaalign.records import read_records, write_records
+    from metaalign.train.annotate import annotate
+    from metaalign.train.sampling import SampleSettings, sample_all
+
+    pairs_path = out / "pairs.jsonl"
+    if pairs_path.exists() and (out / "annotation.json").exists():
+        return pairs_path
+    prompts = unique_prompts(read_records(sample.pop("prompts_file"), "preference").records)
+    prompts = prompts[: sample.pop("max_prompts", None) or None]
+    batch_size = int(sample.pop("batch_size", 16))
+    from metaalign.engine.hf import TransformersEngine
+
+    engine = TransformersEngine.from_pretrained(str(merged), batch_size=batch_size)
+    samples = sample_all(engine, prompts, SampleSettings(**sample), out / "samples.jsonl")
+    judge = make_judge(judge_values)
+    pairs, stats = annotate(prompts, samples, judge)
+    for reason, count in stats.skipped.items():
+        log.warning("annotation: skipped %d prompts: %s", count, reason)
+    if not pairs:
+        raise ConfigError(f"annotation produced no pairs from {len(prompts)} prompts: {stats.skipped}")
+    write_records(pairs, pairs_path)
+    (out / "annotation.json").write_text(json.dumps({"prompts": len(prompts), **stats.as_dict()}, indent=2))
+    log.warning("annotation: %d pairs (%s)", len(pairs), stats.as_dict())
+    return pairs_path
+
+
+def two_stage(config: Mapping[str, Any]) -> Path:
+    """Run (or resume) SFT -> sample -> annotate -> DPO; returns the run folder."""
+    from metaalign.train.run import train_dpo, train_sft
+
+    sft, dpo, sample, judge_values = split_config(config)
+    out = Path(config["output_dir"])
+    out.mkdir(parents=True, exist_ok=True)
+    sft_dir = train_sft(sft)
+    merged = merged_sft(sft_dir, out / "sft-merged")
+    annotate_stage(out, sample, judge_values, merged)
+    dpo_dir = train_dpo(dpo)
+    write_manifest(out, status="done", kind="two-stage", final_run=dpo_dir.name, sft_run=sft_dir.name)
+    return out

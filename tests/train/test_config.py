@@ -1,0 +1,128 @@
+"""Configs: TRL subclassing without re-declared fields, hardware precision, recipes and overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from metaalign.train.config_io import ConfigError, check_fields, load, nest, parse_overrides
+from metaalign.train.hardware import Hardware, choose, cpu_has_native_bf16
+
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+
+
+def test_overrides_parse_flags_pairs_and_types() -> None:
+    got = parse_overrides(
+        ["--learning_rate", "1e-4", "--max-steps=3", "lora_r=8", "--name", "x", "--use_peft"]
+    )
+    assert got == {"learning_rate": 1e-4, "max_steps": 3, "use_peft": True, "lora_r": 8, "name": "x"}
+    assert parse_overrides(["--use_peft", "--lora_r", "4"]) == {"use_peft": True, "lora_r": 4}
+    assert parse_overrides(["--lora_target_modules", "[q_proj, v_proj]"]) == {
+        "lora_target_modules": ["q_proj", "v_proj"]
+    }
+    with pytest.raises(ConfigError, match="expected --field value"):
+        parse_overrides(["stray"])
+
+
+def test_sections_nest_and_overrides_win(tmp_path: Path) -> None:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("model: m\nsft:\n  learning_rate: 0.1\n  max_steps: 5\n")
+    got = load(recipe, ["--sft.max_steps", "2", "--seed", "3"])
+    assert got == {"model": "m", "sft": {"learning_rate": 0.1, "max_steps": 2}, "seed": 3}
+    assert nest({"a.b": 1, "c": 2}) == {"a": {"b": 1}, "c": 2}
+
+
+def test_unknown_field_names_the_closest_ones() -> None:
+    with pytest.raises(ConfigError, match="unknown field 'lerning_rate'; did you mean learning_rate"):
+        check_fields({"lerning_rate": 1}, ["learning_rate", "lora_r"], "sft config")
+
+
+def test_bad_yaml_names_the_line(tmp_path: Path) -> None:
+    recipe = tmp_path / "bad.yaml"
+    recipe.write_text("model: m\nsft: [\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml:\d+: not valid YAML"):
+        load(recipe)
+
+
+def test_configs_add_fields_without_redeclaring_trl_ones() -> None:
+    from trl import DPOConfig, SFTConfig
+
+    from metaalign.train.dpo_config import MetaAlignDPOConfig
+    from metaalign.train.fields import MetaAlignFields
+    from metaalign.train.sft_config import MetaAlignSFTConfig
+
+    for ours, trl_cls in ((MetaAlignSFTConfig, SFTConfig), (MetaAlignDPOConfig, DPOConfig)):
+        assert issubclass(ours, trl_cls)
+        trl_fields = {f.name: f for f in dataclasses.fields(trl_cls)}
+        added = {f.name for f in dataclasses.fields(MetaAlignFields)} | set(ours.__annotations__)
+        assert not added & set(trl_fields), added & set(trl_fields)
+        for f in dataclasses.fields(ours):  # every TRL field keeps TRL's default
+            if f.name in trl_fields:
+                assert f.default == trl_fields[f.name].default, f.name
+
+
+def test_precision_table() -> None:
+    cpu, amx, gpu, old_gpu = (Hardware("cpu", False), Hardware("cpu", True), Hardware("cuda", True),
+                              Hardware("cuda", False))  # fmt: skip
+    assert choose("auto", cpu) == {"bf16": False, "fp16": False}
+    assert choose("auto", amx) == {"bf16": True, "fp16": False}
+    assert choose("auto", gpu) == {"bf16": True, "fp16": False}
+    assert choose("auto", old_gpu) == {"bf16": False, "fp16": True}
+    assert choose("bf16", cpu) == {"bf16": True, "fp16": False}
+    with pytest.raises(ValueError, match="precision"):
+        choose("fp8", cpu)
+    assert cpu_has_native_bf16("flags : fpu avx2 amx_bf16 amx_tile")
+    assert not cpu_has_native_bf16("flags : fpu avx2 avx512f avx512_bf16")
+
+
+def test_auto_config_on_this_cpu_turns_trl_defaults_off(tmp_path: Path) -> None:
+    from metaalign.train.hardware import detect
+    from metaalign.train.run import sft_config
+
+    if detect().device != "cpu" or detect().native_bf16:
+        pytest.skip("checks the plain-CPU policy")
+    config = sft_config(output_dir=str(tmp_path))
+    assert (config.bf16, config.fp16, config.activation_checkpointing) == (False, False, False)
+    forced = sft_config(output_dir=str(tmp_path), gradient_checkpointing=True)
+    assert forced.activation_checkpointing is True  # the user's explicit value wins
+    assert sft_config(output_dir=str(tmp_path), learning_rate=1e-5).learning_rate == 1e-5
+
+
+def test_make_config_rejects_unknown_fields(tmp_path: Path) -> None:
+    from metaalign.train.run import dpo_config
+
+    with pytest.raises(ConfigError, match="unknown field 'bta'; did you mean beta"):
+        dpo_config(output_dir=str(tmp_path), bta=0.1)
+
+
+@pytest.mark.parametrize("path", sorted(RECIPES.glob("*/*.yaml")), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_recipes_start_with_their_command_and_name_known_fields(path: Path) -> None:
+    if path.parent.name == "build":
+        pytest.skip("build recipes belong to metaalign build")
+    first = path.read_text().splitlines()[0]
+    if path.parent.name == "accelerate":
+        assert (
+            first.startswith("# accelerate launch")
+            and "--config_file " + str(path.relative_to(RECIPES.parent)) in first
+        )
+        return
+    stage = path.stem
+    assert first == f"# metaalign train {stage} --config {path.relative_to(RECIPES.parent)}"
+    from metaalign.train.run import field_names
+    from metaalign.train.two_stage_pipeline import SAMPLE_KEYS, SECTIONS, SHARED
+
+    values = load(path)
+    if stage == "two-stage":
+        check_fields(values, (*SECTIONS, *SHARED), str(path))
+        check_fields(values["sample"], SAMPLE_KEYS, str(path))
+        sections = {"sft": values["sft"], "dpo": values["dpo"]}
+    else:
+        sections = {stage: values}
+    from metaalign.train.dpo_config import MetaAlignDPOConfig
+    from metaalign.train.sft_config import MetaAlignSFTConfig
+
+    for name, section in sections.items():
+        cls = MetaAlignSFTConfig if name == "sft" else MetaAlignDPOConfig
+        check_fields(section, field_names(cls), f"{path}: {name}")
