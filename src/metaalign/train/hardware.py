@@ -1,8 +1,8 @@
 """Precision and memory settings chosen from the hardware, before TRL's defaults apply.
 
 Owns the policy: bf16 on GPUs that support it (fp16 on older ones), bf16 on CPUs with AMX
-bf16 matrix units, fp32 on other CPUs (AVX-512 BF16 alone measured no faster under autocast); gradient checkpointing off on CPU (it only costs
-time there). It does not build trainers; configs call `apply_hardware_defaults` in __post_init__.
+bf16 units, fp32 on other CPUs; gradient checkpointing off on CPU (it only costs time there).
+It does not build trainers; configs call `apply_hardware_defaults` in __post_init__.
 """
 
 from __future__ import annotations
