@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     files = result.stats["files"]
     for name, stats in files.items():
         print(f"{name}: {stats['total']} records ({stats['conflicts']} conflicts)")
-    for name, path in result.paths.items():
-        print(f"wrote {path}" if name.endswith(".jsonl") or name.startswith("stats") else f"      {path}")
+    for path in result.paths.values():
+        print(f"wrote {path}")
     print(f"done in {result.timings.get('total', 0.0):.1f} s", file=sys.stderr)
     return 0
