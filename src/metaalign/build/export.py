@@ -15,6 +15,7 @@ from typing import Any
 from metaalign.build.assign import MetaPrompt
 from metaalign.build.build_config import BuildConfig
 from metaalign.build.respond import expected_for, response_id
+from metaalign.build.sample import candidate_text
 from metaalign.records import PreferenceRecord, RecordMeta, SFTRecord, write_records
 
 EXTENSIONS = {"jsonl": ".jsonl", "parquet": ".parquet", "datasets": ""}
@@ -57,7 +58,7 @@ class Collected:
         self.judgments = {r["id"]: r for r in store.rows("judgments")}
 
     def raw(self, mp: MetaPrompt, k: int) -> str:
-        return self.candidates[f"{mp.instruction_id}/c{k}"]["text"]
+        return candidate_text(self.candidates[f"{mp.instruction_id}/c{k}"])
 
 
 def _chosen(mp: MetaPrompt, k: int, data: Collected) -> tuple[str, str] | None:

@@ -127,7 +127,7 @@ def _run_stages(
         engine = engine or make_engine(config)
         sample.sample_with_engine(config, work, store, engine, config.policy.backend)
     timings["sample"] = time.perf_counter() - start
-    raw = {r["id"]: r["text"] for r in store.rows("candidates")}
+    raw = {r["id"]: sample.candidate_text(r) for r in store.rows("candidates")}
     queries = {i.id: i.text for i in selected}
     missing = [j.id for j in work if j.id not in raw]
     if missing:

@@ -8,6 +8,7 @@ and the `fake` policy used by tests. Candidates carry no meta-prompt (default ti
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +35,19 @@ def candidate_id(instruction_id: str, k: int) -> str:
 def jobs(instructions: Sequence[Any], candidates: int) -> list[CandidateJob]:
     """Every (instruction, k), candidate-major: batch b always holds the same jobs."""
     return [CandidateJob(candidate_id(i.id, k), i, k) for k in range(candidates) for i in instructions]
+
+
+_SENTENCE_END = re.compile(r"[.!?][\"')\]]*(?=\s|$)")
+
+
+def candidate_text(row: dict[str, Any]) -> str:
+    """A stored candidate as the later stages use it: one cut off by max_new_tokens loses its
+    unfinished last sentence (when at least half the text remains), so no target ends mid-word."""
+    text = row["text"]
+    if row["finish_reason"] != "length":
+        return text
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    return text[: ends[-1]].rstrip() if ends and ends[-1] >= len(text) / 2 else text
 
 
 def request(config: BuildConfig, query: str, seed: int) -> GenerationRequest:

@@ -1,0 +1,91 @@
+"""Stage units: seeds, instruction selection, meta-prompt assignment, offline responses, candidate tidying."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from build_toy import INSTRUCTIONS, LIBRARY, toy_values
+
+from metaalign.build import load_config
+from metaalign.build.assign import Pools, assign, derive_seed, select_instructions
+from metaalign.build.respond import offline_rows
+from metaalign.build.sample import candidate_text, fake_answer, jobs
+from metaalign.engine import GenerationRequest
+from metaalign.preferences import check, load_instructions, load_library, winner
+
+
+def _setup(tmp_path: Path, **extra):
+    config = load_config(None, values=toy_values(tmp_path, **extra))
+    return config, load_instructions(INSTRUCTIONS), load_library(LIBRARY)
+
+
+def test_derive_seed_is_stable_and_distinguishes_labels() -> None:
+    assert derive_seed(0, "sample", "a/c0") == derive_seed(0, "sample", "a/c0")
+    assert len({derive_seed(0, "x", i) for i in range(100)}) == 100
+    assert derive_seed(0, "x") != derive_seed(1, "x")
+    assert 0 <= derive_seed(7, "y") < 2**31
+
+
+def test_select_instructions_by_split_seeded_in_id_order() -> None:
+    instructions = load_instructions(INSTRUCTIONS)
+    picked = select_instructions(instructions, "train", 5, seed=0)
+    assert len(picked) == 5 and all(i.split == "train" for i in picked)
+    assert [i.id for i in picked] == sorted(i.id for i in picked)
+    assert picked == select_instructions(instructions, "train", 5, seed=0)
+    assert {i.id for i in select_instructions(instructions, "test", 0, seed=0)} == {
+        "te-01",
+        "te-02",
+        "te-03",
+        "te-04",
+    }
+
+
+def test_assign_distinct_meta_prompts_with_priority_winners(tmp_path: Path) -> None:
+    config, instructions, library = _setup(tmp_path, meta_prompts=6)
+    pools = Pools(library, "train")
+    for instruction in [i for i in instructions if i.split == "train"]:
+        plan = assign(instruction, pools, config, judged=False)
+        assert len(plan) == 6
+        assert len({(m.system_info, m.user_info) for m in plan}) == 6
+        assert [m.k for m in plan] == [0, 1, 0, 1, 0, 1]  # SFT candidates rotate over K = 2
+        for mp in plan:
+            assert mp.kind != "open"  # non-verifiable preferences need the judge
+            assert all(p.split == "train" for p in (mp.system, mp.user) if p is not None)
+            if mp.kind == "conflict":
+                assert mp.subset == "priority" and mp.winner == winner(mp.system, mp.user)
+            else:
+                assert mp.winner is None
+    delegated = [(s, u) for s, u in pools.conflicts if s.delegates]
+    assert delegated and all(winner(s, u) == "user" for s, u in delegated)
+
+
+def test_offline_rows_satisfy_the_winner_and_make_a_loser_version(tmp_path: Path) -> None:
+    _, instructions, library = _setup(tmp_path)
+    pools = Pools(library, "train")
+    s, u = next((s, u) for s, u in pools.conflicts if s.id == "s-caps" and u.id == "u-lower")
+    from metaalign.build.assign import _meta_prompt
+
+    mp = _meta_prompt(instructions[0], 0, "conflict", (s, u), 0)
+    assert mp.winner == "system"  # format rules in System Info win
+    rows = {r["role"]: r for r in offline_rows(mp, 0, "Basil likes sun. Water it weekly.", chosen=True)}
+    assert rows["chosen"]["text"] == "BASIL LIKES SUN. WATER IT WEEKLY." and rows["chosen"]["verified"]
+    assert check(u.check, rows["loser"]["text"]) and rows["loser"]["verified"] is False
+    assert rows["chosen"]["data"] == {"raw_passes": False}
+
+
+def test_candidate_text_drops_an_unfinished_last_sentence() -> None:
+    cut = {"text": 'One. Then "two." Thr', "finish_reason": "length"}
+    assert candidate_text(cut) == 'One. Then "two."'
+    assert candidate_text({**cut, "finish_reason": "stop"}) == cut["text"]
+    short = {"text": "A. Then a long unfinished sentence that goes on", "finish_reason": "length"}
+    assert candidate_text(short) == short["text"]  # cutting would keep less than half
+
+
+def test_jobs_are_candidate_major_and_fake_answers_depend_on_seed() -> None:
+    instructions = load_instructions(INSTRUCTIONS)[:3]
+    assert [j.id for j in jobs(instructions, 2)] == [
+        "tr-01/c0", "tr-02/c0", "tr-03/c0", "tr-01/c1", "tr-02/c1", "tr-03/c1",
+    ]  # fmt: skip
+    a = fake_answer(GenerationRequest.for_query(None, None, "q", seed=1))
+    assert a == fake_answer(GenerationRequest.for_query(None, None, "q", seed=1))
+    assert a != fake_answer(GenerationRequest.for_query(None, None, "q", seed=2))
