@@ -1,0 +1,85 @@
+"""On-policy labelling: verify() picks chosen/rejected, satisfy() rescues all-fail prompts, judge or skip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from metaalign.engine import FakeEngine
+from metaalign.records import PreferenceRecord
+from metaalign.train.annotate import annotate, expected_from
+from metaalign.train.sampling import SampleSettings, read_samples, sample_all
+
+CAPS = {"id": "all_caps", "params": {}, "expect": True, "tier": "user"}
+
+
+def record(rid: str, checks: list[dict] | None) -> PreferenceRecord:
+    meta = {"checks": checks} if checks is not None else {}
+    return PreferenceRecord(
+        id=rid, system_info="Be brief.", user_info="Answer in capitals.",
+        prompt=[{"role": "user", "content": "Name a fruit."}], chosen="x", rejected="y", metadata=meta,
+    )  # fmt: skip
+
+
+def test_expected_checks_come_from_the_record_metadata() -> None:
+    (e,) = expected_from(record("a", [CAPS]))
+    assert (e.check.id, e.expect, e.tier) == ("all_caps", True, "user")
+    assert expected_from(record("b", None)) == []
+
+
+def test_passing_sample_is_chosen_and_the_worst_failing_one_rejected() -> None:
+    pairs, stats = annotate([record("a", [CAPS])], {"a": ["an apple", "A PEAR", "a plum"]})
+    (pair,) = pairs
+    assert (pair.chosen, pair.rejected) == ("A PEAR", "an apple")
+    assert pair.metadata.model_extra["off_policy"] is False
+    assert pair.metadata.source == "on-policy" and pair.id == "a/on-policy"
+    assert stats.on_policy == 1
+
+
+def test_when_none_passes_the_best_sample_is_satisfied_and_flagged_off_policy() -> None:
+    checks = [CAPS, {"id": "max_words", "params": {"n": 3}, "expect": True, "tier": "system"}]
+    samples = ["an apple is nice to eat", "a pear"]  # "a pear" misses one check, the other two
+    pairs, stats = annotate([record("a", checks)], {"a": samples})
+    (pair,) = pairs
+    assert pair.chosen == "A PEAR" and pair.rejected == "an apple is nice to eat"
+    assert pair.metadata.model_extra["off_policy"] is True
+    assert stats.off_policy == 1
+
+
+def test_skips_are_counted_with_their_reason() -> None:
+    records = [record("all-pass", [CAPS]), record("open", None)]
+    pairs, stats = annotate(records, {"all-pass": ["YES", "NO"], "open": ["a", "b"]})
+    assert pairs == []
+    assert stats.skipped == {"every sample passes": 1, "not verifiable and no judge configured": 1}
+
+
+def test_a_judge_labels_non_verifiable_prompts() -> None:
+    class FakeJudge:
+        async def judge(self, *, answer_a: str, answer_b: str, **_: object):
+            class V:
+                winner = "B" if len(answer_b) > len(answer_a) else "A"
+                prompt_version = "judge.v1"
+
+            return V()
+
+    pairs, stats = annotate([record("open", None)], {"open": ["short", "a longer answer"]}, FakeJudge())
+    (pair,) = pairs
+    assert (pair.chosen, pair.rejected) == ("a longer answer", "short") and stats.judged == 1
+
+
+def test_sampling_resumes_and_ignores_a_torn_line(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def respond(request):
+        calls.append(request.seed)
+        return f"answer seed {request.seed}"
+
+    records = [record(f"r{i}", [CAPS]) for i in range(3)]
+    path = tmp_path / "samples.jsonl"
+    path.write_text(json.dumps({"id": "r0", "samples": ["A", "b"]}) + "\n" + '{"id": "r1", "sam')
+    settings = SampleSettings(k=2, seed=7, chunk=1)
+    got = sample_all(FakeEngine(respond=respond), records, settings, path)
+    assert got["r0"] == ["A", "b"]  # kept, not re-sampled
+    assert got["r1"] == got["r2"] == ["answer seed 7", "answer seed 8"]
+    assert len(calls) == 4  # two prompts x k=2
+    assert read_samples(path) == got  # the torn line was cut, every line parses
