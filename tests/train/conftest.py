@@ -94,3 +94,9 @@ def _one_thread():
     import torch
 
     torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def write_fixture_records():
+    """`write(path, "sft" | "preference")`: the fixture records written to `path` (any fixture scope)."""
+    return lambda path, kind: _write(Path(path), SFT_ROWS if kind == "sft" else PREF_ROWS)

@@ -58,6 +58,8 @@ def sft_config(values: ConfigLike = (), **overrides: Any) -> Any:
     """A `MetaAlignSFTConfig` with MetaAlign's SFT defaults; keyword overrides win."""
     from metaalign.train.sft_config import SFT_DEFAULTS, MetaAlignSFTConfig
 
+    if isinstance(values, MetaAlignSFTConfig) and not overrides:
+        return values
     return make_config(MetaAlignSFTConfig, {**dict(values or {}), **overrides}, SFT_DEFAULTS, "sft config")
 
 
@@ -65,6 +67,8 @@ def dpo_config(values: ConfigLike = (), **overrides: Any) -> Any:
     """A `MetaAlignDPOConfig` with MetaAlign's DPO defaults; keyword overrides win."""
     from metaalign.train.dpo_config import DPO_DEFAULTS, MetaAlignDPOConfig
 
+    if isinstance(values, MetaAlignDPOConfig) and not overrides:
+        return values
     return make_config(MetaAlignDPOConfig, {**dict(values or {}), **overrides}, DPO_DEFAULTS, "dpo config")
 
 

@@ -52,6 +52,8 @@ def read_log(path: Path) -> list[dict[str, Any]]:
 def plot_loss(log_path: Path, out: Path, title: str) -> Path | None:
     """Training loss against step as a PNG; None when matplotlib is missing or nothing was logged."""
     rows = [r for r in read_log(log_path) if "loss" in r]
+    if not rows:  # fewer steps than logging_steps: plot the run's mean loss as one point
+        rows = [{**r, "loss": r["train_loss"]} for r in read_log(log_path) if "train_loss" in r]
     try:
         import matplotlib
 

@@ -1,0 +1,76 @@
+"""`metaalign train ...` and `metaalign export`: overrides reach the config; bad input is one clear line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from metaalign.cli.main import build_parser, main
+
+ROOT = Path(__file__).resolve().parents[2]
+SFT_RECIPE = ROOT / "recipes" / "smollm2-135m" / "sft.yaml"
+
+
+def test_stages_parse_the_recipe_and_collect_overrides() -> None:
+    args = build_parser().parse_args(
+        ["train", "two-stage", "--config", "r.yaml", "--sft.max_steps", "3", "--sample.k=2", "--seed", "1"]
+    )
+    assert args.entry == "two_stage" and args.config == Path("r.yaml")
+    assert args.overrides == ["--sft.max_steps", "3", "--sample.k=2", "--seed", "1"]
+    args = build_parser().parse_args(["export", "runs/x", "--out", "merged"])
+    assert (args.run_dir, args.out) == (Path("runs/x"), Path("merged"))
+
+
+def test_a_misspelt_field_fails_before_any_model_loads(capsys: pytest.CaptureFixture) -> None:
+    assert main(["train", "sft", "--config", str(SFT_RECIPE), "--lerning_rate", "1e-4"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown field 'lerning_rate'; did you mean learning_rate" in err
+    assert err.count("\n") == 1
+
+
+def test_sections_are_rejected_outside_two_stage(capsys: pytest.CaptureFixture) -> None:
+    assert main(["train", "dpo", "--sft.max_steps", "3"]) == 2
+    assert "two-stage only" in capsys.readouterr().err
+
+
+def test_export_of_an_unfinished_run_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["export", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert "not a finished MetaAlign training run" in capsys.readouterr().err
+
+
+def test_module_entry_point_works_for_accelerate_launch() -> None:
+    """`accelerate launch -m metaalign.cli.main train sft ...` runs the module as a script."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "metaalign.cli.main", "train", "sft", "--help"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0 and "--config YAML" in proc.stdout
+
+
+@pytest.mark.slow
+def test_toy_sft_from_the_recipe(tmp_path: Path, sft_file: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "run"
+    argv = [
+        "train",
+        "sft",
+        "--config",
+        str(SFT_RECIPE),
+        "--train_file",
+        str(sft_file),
+        "--output_dir",
+        str(out),
+        "--max_steps",
+        "2",
+        "--per_device_train_batch_size",
+        "2",
+        "--threads",
+        "1",
+        "--lora_r",
+        "4",
+    ]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == str(out)
+    assert (out / "final" / "adapter_model.safetensors").exists()
+    assert (out / "train_log.jsonl").exists() and (out / "loss.png").exists()
