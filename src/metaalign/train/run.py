@@ -72,6 +72,14 @@ def dpo_config(values: ConfigLike = (), **overrides: Any) -> Any:
     return make_config(MetaAlignDPOConfig, {**dict(values or {}), **overrides}, DPO_DEFAULTS, "dpo config")
 
 
+def peak_cuda_gib() -> float | None:
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    return round(torch.cuda.max_memory_allocated() / 2**30, 2)
+
+
 def finished(run_dir: Path) -> bool:
     manifest = read_manifest(run_dir)
     return bool(manifest and manifest.get("status") == "done" and (Path(run_dir) / FINAL_DIR).exists())
@@ -146,6 +154,7 @@ def fit(trainer: Any, config: Any, kind: str, tokens_per_epoch: int) -> Path:
             tokens_per_epoch=tokens_per_epoch,
             metrics=result.metrics,
             peak_rss_mib=round(peak_rss_mib(), 1),
+            peak_cuda_gib=peak_cuda_gib(),
             precision="bf16" if config.bf16 else "fp16" if config.fp16 else "fp32",
             gradient_checkpointing=config.gradient_checkpointing,
         )
