@@ -86,12 +86,15 @@ def generate_cases(
 ) -> dict[str, dict[str, Any]]:
     """Generate every case not yet in `store`, `chunk` at a time, persisting each chunk at once.
 
-    Cases are ordered by prompt length so batches pad little. Returns case id -> stored row.
+    Cases go in suite order (the built-in suite is shuffled, so a stopped run has done a mixed
+    sample: rerun with `--limit` = the count done to report on it), sorted by prompt length only
+    within windows of 4 chunks so that batches pad little. Returns case id -> stored row.
     """
-    todo = [c for c in cases if c.id not in store.done]
-    todo.sort(
-        key=lambda c: len(c.instruction) + (len(c.system_info or "") + len(c.user_info or "")) * meta_prompt
-    )
+    pending = [c for c in cases if c.id not in store.done]
+    window = 4 * chunk
+    todo: list[SuiteCase] = []
+    for offset in range(0, len(pending), window):
+        todo += sorted(pending[offset : offset + window], key=lambda c: _prompt_chars(c, meta_prompt))
     start, done = time.perf_counter(), 0
     for offset in range(0, len(todo), chunk):
         batch = todo[offset : offset + chunk]
@@ -110,6 +113,11 @@ def generate_cases(
         if progress:
             progress(done, len(todo), time.perf_counter() - start)
     return {c.id: store.done[c.id] for c in cases}
+
+
+def _prompt_chars(case: SuiteCase, meta_prompt: bool) -> int:
+    tiers = len(case.system_info or "") + len(case.user_info or "") if meta_prompt else 0
+    return len(case.instruction) + tiers
 
 
 def _print_progress(name: str) -> Callable[[int, int, float], None]:
@@ -240,7 +248,7 @@ def run_verifiable(
 def _transformers_engine(ref: str) -> Engine:
     from metaalign.engine.hf import TransformersEngine
 
-    return TransformersEngine.from_pretrained(ref, batch_size=16)
+    return TransformersEngine.from_pretrained(ref, batch_size=16, prefix_cache_size=0)
 
 
 def slug(name: str) -> str:
