@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # GPU check of the vLLM backend (run on a machine with a CUDA GPU):
 #   bash scripts/gpu_check_vllm.sh [MODEL]
-# Installs vllm if missing, then checks that VLLMEngine answers, streams, honours stop strings
+# Needs a CUDA torch and vllm installed (`pip install metaalign[vllm]`; the device may have no
+# network, so nothing is installed here). Checks that VLLMEngine answers, streams, honours stop strings
 # and max tokens, agrees with the transformers backend on greedy text, and reuses the System
 # Info prefix (vLLM's automatic prefix caching). Exits non-zero on the first failed check.
 set -euo pipefail
 MODEL="${1:-smollm2-135m}"
 PY="${PYTHON:-.venv/bin/python}"
 [ -x "$PY" ] || PY=python
-"$PY" -c "import vllm" 2>/dev/null || "$PY" -m pip install -q vllm
+if ! "$PY" -c "import vllm, torch; assert torch.cuda.is_available()" 2>/dev/null; then
+  echo "gpu_check_vllm: needs vllm and a CUDA GPU visible to torch (pip install 'metaalign[vllm]')" >&2
+  exit 3
+fi
 "$PY" - "$MODEL" <<'PYEOF'
 import sys, time
 from metaalign.engine import GenerationRequest
