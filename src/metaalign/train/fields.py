@@ -12,6 +12,8 @@ from typing import Any
 from metaalign.models.resolver import DEFAULT_MODEL
 from metaalign.train.hardware import PRECISIONS, apply_hardware_defaults
 
+DECODER_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
 
 @dataclass
 class MetaAlignFields:
@@ -37,6 +39,13 @@ class MetaAlignFields:
     lora_target_modules: Any = field(
         default="all-linear", metadata={"help": "'all-linear' or a list of module names"}
     )
+    lora_layers: int | None = field(
+        default=None,
+        metadata={
+            "help": "LoRA on the last N transformer layers only (None: all). Backward then stops at "
+            "those layers, which saves time on CPU"
+        },
+    )
     precision: str = field(
         default="auto",
         metadata={
@@ -53,14 +62,26 @@ class MetaAlignFields:
             raise ValueError(f"lora_r: expected a positive integer, got {self.lora_r}")
         apply_hardware_defaults(self)
 
-    def lora_config(self) -> Any:
-        """The PEFT LoraConfig these fields describe (None for full fine-tuning)."""
+    def lora_config(self, num_layers: int | None = None) -> Any:
+        """The PEFT LoraConfig these fields describe (None for full fine-tuning).
+
+        `num_layers` (the model's hidden layer count) is needed when `lora_layers` is set.
+        """
         if not self.use_peft:
             return None
         from peft import LoraConfig
 
         targets = self.lora_target_modules
+        layers = {}
+        if self.lora_layers:
+            if not num_layers:
+                raise ValueError("lora_layers needs the model's number of layers")
+            first = max(num_layers - self.lora_layers, 0)
+            if isinstance(targets, str):  # PEFT needs names here; these cover Llama, Qwen, Mistral, Gemma
+                targets = list(DECODER_LINEAR)
+            layers = {"layers_to_transform": list(range(first, num_layers)), "layers_pattern": "layers"}
         return LoraConfig(
+            **layers,
             r=self.lora_r,
             lora_alpha=self.lora_alpha,
             lora_dropout=self.lora_dropout,

@@ -112,6 +112,17 @@ def load_policy(config: Any) -> Any:
     return PeftModel.from_pretrained(base, adapter).merge_and_unload()
 
 
+def peft_config(config: Any) -> Any:
+    """The LoraConfig of `config`, sized to the model when only the last layers get adapters."""
+    if not config.use_peft or not config.lora_layers:
+        return config.lora_config()
+    from transformers import AutoConfig
+
+    path, kwargs = model_source(config.model)
+    model_config = AutoConfig.from_pretrained(path, **kwargs).get_text_config()
+    return config.lora_config(model_config.num_hidden_layers)
+
+
 def prepare(config: Any) -> tuple[Any, Any]:
     """Threads and the tokenizer + renderer for `config.model`."""
     import torch
@@ -182,7 +193,7 @@ def build_sft_trainer(config: ConfigLike, callbacks: list | None = None) -> Any:
         train_dataset=train,
         eval_dataset=evals,
         processing_class=tokenizer,
-        peft_config=config.lora_config(),
+        peft_config=peft_config(config),
         callbacks=[JsonlLogCallback(Path(config.output_dir) / LOG_NAME), *(callbacks or [])],
     )
 
@@ -215,7 +226,7 @@ def build_dpo_trainer(config: ConfigLike, callbacks: list | None = None) -> Any:
         train_dataset=train,
         eval_dataset=evals,
         processing_class=tokenizer,
-        peft_config=config.lora_config(),
+        peft_config=peft_config(config),
         callbacks=[JsonlLogCallback(Path(config.output_dir) / LOG_NAME), *(callbacks or [])],
         shared_prompt=config.shared_prompt,
     )
