@@ -51,3 +51,36 @@ def test_the_example_config_is_valid() -> None:
     assert {k.role for k in config.keys} == {"deployer", "user"} and config.system_info
     assert config.find_key("sk-user-alice-change-me").name == "alice"
     assert config.find_key("sk-user-alice-change-m") is None and config.find_key(None) is None
+
+
+@pytest.mark.slow
+def test_the_serve_command_answers_over_http(tmp_path) -> None:
+    import socket
+    import time
+
+    import httpx
+
+    path = tmp_path / "serve.yaml"
+    path.write_text("system_info: Be kind.\nkeys:\n  - key: sk-cli-test-0001\n    role: user\n")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    metaalign = Path(sys.executable).with_name("metaalign")
+    cmd = [str(metaalign), "serve", "--config", str(path), "--port", str(port), "--engine", "fake"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                if httpx.get(url + "/health").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        body = {"model": "metaalign", "messages": [{"role": "user", "content": "hi"}]}
+        reply = httpx.post(
+            url + "/v1/chat/completions", json=body, headers={"Authorization": "Bearer sk-cli-test-0001"}
+        )
+        assert reply.json()["choices"][0]["message"]["content"] == "[SI=Be kind.|UI=None] hi"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -9,6 +9,7 @@ validate requests (serving.py) or know HTTP.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections import deque
@@ -31,7 +32,8 @@ class Job:
     events: asyncio.Queue = field(default_factory=asyncio.Queue)
 
     def put(self, event: Any) -> None:
-        self.loop.call_soon_threadsafe(self.events.put_nowait, event)
+        with contextlib.suppress(RuntimeError):  # the caller's loop is gone (shutdown): nobody to tell
+            self.loop.call_soon_threadsafe(self.events.put_nowait, event)
 
 
 class Batcher:
