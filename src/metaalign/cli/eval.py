@@ -111,14 +111,9 @@ def _threads(args: argparse.Namespace) -> None:
 
 
 def _engine_factory(batch_size: int):
-    def make(ref: str):
-        from metaalign.engine.hf import TransformersEngine
+    from metaalign.eval.verifiable import transformers_engine
 
-        # Suite cases rarely share a System Info, and the engine batches only requests that
-        # share a cached prefix; without the prefix cache every request can join a batch.
-        return TransformersEngine.from_pretrained(ref, batch_size=batch_size, prefix_cache_size=0)
-
-    return make
+    return lambda ref: transformers_engine(ref, batch_size)
 
 
 def run_verifiable_cmd(args: argparse.Namespace) -> int:

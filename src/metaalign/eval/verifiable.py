@@ -186,10 +186,15 @@ def evaluate_systems(
     engine_factory: Callable[[str], Engine] | None = None,
     limit: int | None = None,
     max_new_tokens: int = MAX_NEW_TOKENS,
+    batch_size: int = 16,
     seed: int = 0,
     quiet: bool = False,
 ) -> Report:
-    """Evaluate several systems on one suite into one report (each model is loaded once)."""
+    """Evaluate several systems on one suite into one report (each model is loaded once).
+
+    Model references become engines through `engine_factory` (default: the transformers
+    engine with `batch_size`).
+    """
     suite = suite if isinstance(suite, Suite) else load_suite(suite)
     out = Path(out_dir)
     engines: dict[str, Engine] = {}
@@ -197,7 +202,8 @@ def evaluate_systems(
     for system in systems:
         if isinstance(system.model, str):
             if system.model not in engines:
-                engines[system.model] = (engine_factory or _transformers_engine)(system.model)
+                factory = engine_factory or (lambda ref: transformers_engine(ref, batch_size))
+                engines[system.model] = factory(system.model)
             engine = engines[system.model]
         else:
             engine = system.model
@@ -228,6 +234,7 @@ def run_verifiable(
     *,
     name: str | None = None,
     max_new_tokens: int = MAX_NEW_TOKENS,
+    batch_size: int = 16,
     seed: int = 0,
     quiet: bool = False,
 ) -> Report:
@@ -241,14 +248,26 @@ def run_verifiable(
         label += "-no-meta"
     system = EvalSystem(label, model, not no_meta)
     return evaluate_systems(
-        [system], suite, out_dir, limit=limit, max_new_tokens=max_new_tokens, seed=seed, quiet=quiet
+        [system],
+        suite,
+        out_dir,
+        limit=limit,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        seed=seed,
+        quiet=quiet,
     )
 
 
-def _transformers_engine(ref: str) -> Engine:
+def transformers_engine(ref: str, batch_size: int = 16) -> Engine:
+    """The batched transformers engine for `ref`, batching across System Infos.
+
+    Suite cases rarely share a System Info, and the engine batches only requests that share a
+    cached prefix; with the prefix cache off every request can join a batch.
+    """
     from metaalign.engine.hf import TransformersEngine
 
-    return TransformersEngine.from_pretrained(ref, batch_size=16, prefix_cache_size=0)
+    return TransformersEngine.from_pretrained(ref, batch_size=batch_size, prefix_cache_size=0)
 
 
 def slug(name: str) -> str:
