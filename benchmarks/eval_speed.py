@@ -4,7 +4,7 @@ Both run the same suite cases (the first --sample of the built-in suite), greedy
 max_new_tokens, on the same loaded model. Prints cases/s for each, the projected time of the
 full suite, how often the two answers are identical, and the speed ratio LAST.
 
-    .venv/bin/python benchmarks/eval_speed.py --sample 32 --max-new-tokens 128
+    .venv/bin/python benchmarks/eval_speed.py --sample 16 --batch-size 16 --max-new-tokens 128
 """
 
 from __future__ import annotations
@@ -41,18 +41,17 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=32, help="suite cases timed by both paths")
     parser.add_argument("--max-new-tokens", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=1, help="1 holds up best on a shared CPU")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from metaalign.engine.hf import TransformersEngine
     from metaalign.eval.suite import load_suite
-    from metaalign.eval.verifiable import case_request
+    from metaalign.eval.verifiable import case_request, transformers_engine
 
     suite = load_suite()
     cases = list(suite.cases[: args.sample])
-    engine = TransformersEngine.from_pretrained(args.model, batch_size=args.batch_size)
+    engine = transformers_engine(args.model, args.batch_size)  # what `metaalign eval verifiable` uses
     print(
         f"model {args.model}, {len(cases)} cases, max_new_tokens {args.max_new_tokens}, "
         f"batch {args.batch_size}, torch threads {torch.get_num_threads()}"
