@@ -2,8 +2,9 @@
 
 Run: OMP_NUM_THREADS=2 .venv/bin/python benchmarks/engine_prefix.py [--requests 6] [--system-tokens 1000]
 Each request has its own User Info and query (as users of one deployment do) and runs alone,
-as a server sees them arrive one by one. The first request with reuse on fills the cache and
-is reported apart; the median TTFT of the rest is compared. Prints the ratio last.
+as a server sees them arrive one by one. The first two requests with reuse on fill the cache
+(a prefix is cached once it recurs) and are reported apart; the median TTFT of the rest is
+compared. Prints the ratio last.
 """
 
 from __future__ import annotations
@@ -58,17 +59,20 @@ def main() -> None:
     requests = [
         GenerationRequest.for_query(si, f"I am customer number {i}.", f"Question {i}: how do I pump a tyre?",
                                     max_new_tokens=4)
-        for i in range(args.requests + 1)
+        for i in range(args.requests + 2)
     ]  # fmt: skip
     ids, cut = on.prompt_ids(requests[0])
     print(f"prompt {len(ids)} tokens, of which {cut} are the shared prefix (System Info)")
-    cold = ttft(on, requests[0])  # fills the prefix cache
+    cold = ttft(on, requests[0]) + ttft(on, requests[1])  # first sight, then the prefix is cached
     times_on, times_off = [], []
-    for request in requests[1:]:  # interleaved, so both see the same machine load
+    for request in requests[2:]:  # interleaved, so both see the same machine load
         times_off.append(ttft(off, request))
         times_on.append(ttft(on, request))
     med_on, med_off = statistics.median(times_on), statistics.median(times_off)
-    print(f"reuse on : first request (cache fill) {cold * 1000:7.0f} ms; median TTFT {med_on * 1000:7.0f} ms")
+    print(
+        f"reuse on : first two requests (cache fill) {cold * 1000:7.0f} ms; "
+        f"median TTFT {med_on * 1000:7.0f} ms"
+    )
     print(f"reuse off: median TTFT {med_off * 1000:7.0f} ms over {len(times_off)} requests")
     print(f"TTFT reduction with prefix reuse: {med_off / med_on:.1f}x")
 

@@ -41,14 +41,18 @@ def test_prefix_reuse_gives_the_same_tokens_as_no_reuse(engine) -> None:
     from metaalign.engine.hf import TransformersEngine
 
     plain = TransformersEngine(engine.model, engine.tokenizer, batch_size=8, prefix_cache_size=0)
-    requests = [GenerationRequest.for_query("Answer like a pirate.", f"I am user {i}.", q, max_new_tokens=12)
-                for i, q in enumerate(QUERIES)]  # fmt: skip
+    queries = [*QUERIES, "Say hello."]  # four requests under one System Info get their own batch
+    requests = [
+        GenerationRequest.for_query("Answer like a pirate.", f"I am user {i}.", q, max_new_tokens=12)
+        for i, q in enumerate(queries)
+    ]
     ids, cut = engine.prompt_ids(requests[0])
     assert cut > 10 and engine.prompt_ids(requests[1])[0][:cut] == ids[:cut]  # the System Info part is shared
-    hits = engine.prefixes.hits
+    misses, hits = engine.prefixes.misses, engine.prefixes.hits
     assert [c.text for c in engine.generate(requests)] == [c.text for c in plain.generate(requests)]
-    engine.generate(requests[:1])
-    assert engine.prefixes.hits > hits
+    assert engine.prefixes.misses == misses + 1  # prefilled once for all four
+    assert engine.generate(requests[:1]) == plain.generate(requests[:1])
+    assert engine.prefixes.hits == hits + 1  # and reused by the next call
 
 
 def test_stream_deltas_join_to_the_generated_text(engine) -> None:

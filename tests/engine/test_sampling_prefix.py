@@ -37,3 +37,20 @@ def test_prefix_length_counts_tokens_that_end_by_the_boundary() -> None:
     assert prefix_length(text, offsets, "<U>") == 5
     assert prefix_length(text, offsets, "<none>") == 0
     assert prefix_length(text, [(0, 3), (3, 11)], "</s>") == 1  # a token straddling the cut stays out
+
+
+def test_only_shared_or_recurring_prefixes_get_their_own_batch() -> None:
+    from collections import OrderedDict
+
+    from metaalign.engine.hf import TransformersEngine
+    from metaalign.engine.prefix import PrefixCache
+
+    engine = TransformersEngine.__new__(TransformersEngine)  # planning needs no model
+    engine.prefixes, engine.batch_size, engine._seen = PrefixCache(), 16, OrderedDict()
+    shared = [([1, 2, 3, 9], 3)] * 4
+    mixed = [([5, 6, 7, 9], 3), ([5, 6, 8, 9], 3), ([7, 7, 7, 9], 3)]
+    plan = engine._plan(shared + mixed)
+    assert plan == [((1, 2, 3), [0, 1, 2, 3]), ((), [4, 5, 6])]  # the three singletons share a batch
+    alone = [([4, 4, 4, 9], 3)]
+    assert engine._plan(alone) == [((), [0])]  # first sight: no prefill of its own
+    assert engine._plan(alone) == [((4, 4, 4), [0])]  # met again (a server's next request): reused

@@ -9,6 +9,7 @@ torch and transformers are imported here, so only import this module inside comm
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -55,6 +56,7 @@ class TransformersEngine:
         # A server counts prompt tokens on its event loop while this engine encodes on its own
         # thread; fast tokenizers may refuse concurrent calls that touch their settings.
         self._encode_lock = threading.Lock()
+        self._seen: OrderedDict[int, None] = OrderedDict()  # hashes of prefixes met before
 
     @classmethod
     def from_pretrained(cls, ref: str = DEFAULT_MODEL, **kw: Any) -> TransformersEngine:
@@ -86,11 +88,9 @@ class TransformersEngine:
         """One Completion per request, in order; `on_delta(i, text, None)` streams as tokens come,
         then `on_delta(i, "", completion)` marks request i done."""
         prompts = [self.prompt_ids(r) for r in requests]
-        groups: dict[tuple[int, ...], list[int]] = {}
-        for i, (ids, cut) in enumerate(prompts):
-            groups.setdefault(tuple(ids[:cut]), []).append(i)
+        groups = self._plan(prompts)
         results: list[Completion | None] = [None] * len(requests)
-        for key, indices in groups.items():
+        for key, indices in groups:
             indices.sort(key=lambda i: len(prompts[i][0]))  # similar lengths pad less
             prefix = self.prefixes.get(self.model, key) if key and self.prefixes is not None else None
             for start in range(0, len(indices), self.batch_size):
@@ -102,6 +102,37 @@ class TransformersEngine:
                     if on_delta is not None:
                         on_delta(i, "", results[i])
         return results  # type: ignore[return-value]  # every index was filled above
+
+    def _plan(self, prompts: list[tuple[list[int], int]]) -> list[tuple[tuple[int, ...], list[int]]]:
+        """Groups request indices by shared prefix; requests not worth a prefix share one plain group.
+
+        A prefix is worth its own group when several requests share it, or when every request
+        of the call shares it and it is cached or was met in an earlier call (a server sees a
+        few requests at a time). Others (say, build's many different System Infos) are batched
+        together without reuse, so batches stay full.
+        """
+        by_key: dict[tuple[int, ...], list[int]] = {}
+        for i, (ids, cut) in enumerate(prompts):
+            by_key.setdefault(tuple(ids[:cut]), []).append(i)
+        groups, plain = [], []
+        for key, indices in by_key.items():
+            if key and self.prefixes is not None and self._worth_reusing(key, len(indices), len(prompts)):
+                groups.append((key, indices))
+            else:
+                plain.extend(indices)
+        return [*groups, ((), plain)] if plain else groups
+
+    def _worth_reusing(self, key: tuple[int, ...], count: int, total: int) -> bool:
+        assert self.prefixes is not None
+        digest = hash(key)
+        seen = digest in self._seen
+        self._seen[digest] = None
+        self._seen.move_to_end(digest)
+        while len(self._seen) > 1024:
+            self._seen.popitem(last=False)
+        if count >= min(4, self.batch_size):
+            return True
+        return count == total and (seen or key in self.prefixes.entries)
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:
         """The text of one request, delta by delta, as it is generated."""
