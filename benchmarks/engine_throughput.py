@@ -88,7 +88,7 @@ def main() -> None:
     si = system_info(engine.tokenizer, args.system_tokens) if args.system_tokens else SYSTEM_INFO
     ids, cut = engine.prompt_ids(requests(1, 1, si)[0])
     print(f"prompts of ~{len(ids)} tokens; the shared System Info prefix is {cut} of them")
-    engine.generate(requests(2, 4, si))  # warm-up (and the prefix is cached, as in a running server)
+    engine.generate(requests(4, 4, si))  # warm-up (and the prefix is cached, as in a running server)
     ratios = {}
     for b in args.batches:
         reqs = requests(b, args.new, si)
