@@ -1,9 +1,26 @@
 """Generation engines behind one small protocol: `Engine.generate(requests) -> completions`.
 
-base.py holds the protocol, the request/completion types and a fake for tests; hf.py the
-transformers backend. Importing this package pulls in no torch.
+base.py holds the protocol, the request/completion types, streaming helpers and a fake;
+hf.py the transformers backend (its loop in decode.py, kvcache.py, prefix.py, sampling.py,
+textstream.py); vllm.py the vLLM backend. Importing this package pulls in no torch.
 """
 
-from metaalign.engine.base import Completion, Engine, FakeEngine, GenerationRequest
+from metaalign.engine.base import (
+    Completion,
+    DeltaCallback,
+    Engine,
+    FakeEngine,
+    GenerationRequest,
+    StreamingEngine,
+    stream_from,
+)
 
-__all__ = ["Completion", "Engine", "FakeEngine", "GenerationRequest"]
+__all__ = [
+    "Completion",
+    "DeltaCallback",
+    "Engine",
+    "FakeEngine",
+    "GenerationRequest",
+    "StreamingEngine",
+    "stream_from",
+]
