@@ -25,3 +25,19 @@ def test_fake_engine_follows_the_contract() -> None:
     assert [c.finish_reason for c in out] == ["stop", "length", "stop"]
     assert out[1] == Completion("echo: a b", out[1].prompt_tokens, 3, "length")
     assert engine.seen == requests
+
+
+def test_stream_from_yields_deltas_and_raises_engine_errors_in_the_caller() -> None:
+    import pytest
+
+    from metaalign.engine import stream_from
+
+    request = GenerationRequest.for_query(None, None, "a b")
+    assert list(stream_from(FakeEngine(), request)) == ["echo:", " a", " b"]
+
+    class Broken(FakeEngine):
+        def generate(self, requests, on_delta=None):
+            raise RuntimeError("the engine broke")
+
+    with pytest.raises(RuntimeError, match="the engine broke"):
+        list(stream_from(Broken(), request))
