@@ -158,3 +158,12 @@ def test_stats_cover_subsets_tiers_conflicts_and_verifiers(toy_config) -> None:
     assert verifier["unsatisfiable"] == 0 and verifier["verified"] == verifier["responses"]
     md = (Path(toy_config.output_dir) / "stats.md").read_text()
     assert "| sft_train | 52 |" in md
+
+
+def test_parquet_and_datasets_exports_hold_the_same_records(tmp_path: Path) -> None:
+    config = load_config(None, values=toy_values(tmp_path / "out", formats=["parquet", "datasets"]))
+    paths = run_build(config).paths
+    assert {"dpo_train.jsonl", "dpo_train.parquet", "dpo_train.datasets"} <= set(paths)
+    jsonl = read_records(paths["dpo_train.jsonl"]).records
+    assert read_records(paths["dpo_train.parquet"]).records == jsonl
+    assert read_records(tmp_path / "out" / "hf" / "dpo_train").records == jsonl
