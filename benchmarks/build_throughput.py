@@ -81,14 +81,15 @@ def throughput(calls: int, concurrency: int, latency: float, workdir: Path) -> t
                 "replies": list(verdict.replies)}  # fmt: skip
 
     with BuildStore(workdir / "throughput.sqlite", "bench") as store:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         failed = run_calls(config, store, "judgments", pairs, call, client=client)
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
         assert failed == 0 and store.count("judgments") == len(pairs)
     ours.send("stop")
     received = ours.recv()
     server.join()
     assert received == calls, received
+    print(f"throughput: client process CPU {cpu:.2f} s ({cpu / calls * 1000:.2f} ms per call)")
     return elapsed, calls * latency / concurrency
 
 
