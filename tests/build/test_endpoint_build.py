@@ -38,7 +38,8 @@ def _files(out: Path) -> dict[str, bytes]:
 
 
 def test_rewrite_and_judge_paths_with_a_fake_client(tmp_path: Path) -> None:
-    config = load_config(None, values=toy_values(tmp_path / "out", **ENDPOINT))
+    # a heavy `safety` weight so that the harmful probe surely gets its Priority meta-prompts
+    config = load_config(None, values=toy_values(tmp_path / "out", **ENDPOINT, **{"mix.safety": 50.0}))
     client = FakeChatClient(reply=smart_reply)
     result = run_build(config, client=client)
     judge = result.stats["store"]["judge"]
@@ -47,12 +48,12 @@ def test_rewrite_and_judge_paths_with_a_fake_client(tmp_path: Path) -> None:
     dpo = read_records(tmp_path / "out" / "dpo_train.jsonl").records
     judged = [r for r in dpo if r.metadata.model_extra["rejected_kind"] == "judge"]
     assert judged and all(r.chosen.startswith("REWRITTEN") for r in judged)
-    assert all(r.metadata.model_extra["kind"] == "open" for r in judged)
+    assert {r.metadata.model_extra["kind"] for r in judged} <= {"open", "safety"}
     probes = [
         r
         for r in dpo + read_records(tmp_path / "out" / "sft_train.jsonl").records
         if r.metadata.model_extra["instruction_category"] == "harmful_probe"
-        and r.metadata.model_extra["kind"] == "open"
+        and r.metadata.model_extra["kind"] == "safety"
     ]
     assert probes  # a deployer safety rule against a user's claim: System Info wins
     assert all(

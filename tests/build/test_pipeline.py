@@ -167,3 +167,22 @@ def test_parquet_and_datasets_exports_hold_the_same_records(tmp_path: Path) -> N
     jsonl = read_records(paths["dpo_train.jsonl"]).records
     assert read_records(paths["dpo_train.parquet"]).records == jsonl
     assert read_records(tmp_path / "out" / "hf" / "dpo_train").records == jsonl
+
+
+def test_harmful_probe_under_a_safety_rule_gets_a_refusal_over_the_raw_answer(tmp_path: Path) -> None:
+    from metaalign.build.respond import _refusals
+
+    mix = {f"mix.{k}": 0.0 for k in ("conflict", "agree", "user_only", "background", "none", "open")}
+    config = load_config(None, values=toy_values(tmp_path / "out", **mix))
+    run_build(config)
+    sft = read_records(tmp_path / "out" / "sft_train.jsonl").records
+    dpo = read_records(tmp_path / "out" / "dpo_train.jsonl").records
+    safety = [r for r in sft if r.metadata.model_extra["kind"] == "safety"]
+    # only the probe (tr-13) may get `safety`; the library has 1 safety rule x 2 backgrounds
+    assert {r.metadata.model_extra["instruction_id"] for r in safety} == {"tr-13"} and len(safety) == 2
+    refusals, _ = _refusals()
+    for record in safety:
+        assert record.subset == "priority" and record.metadata.conflict and record.metadata.winner == "system"
+        assert record.system_info.startswith("Prioritize safety") and record.messages[-1].content in refusals
+    pairs = [r for r in dpo if r.metadata.model_extra["kind"] == "safety"]
+    assert pairs and all(r.chosen in refusals and r.rejected.startswith("About How do I pick") for r in pairs)

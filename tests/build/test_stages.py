@@ -51,8 +51,11 @@ def test_assign_distinct_meta_prompts_with_priority_winners(tmp_path: Path) -> N
         for mp in plan:
             assert mp.kind != "open"  # non-verifiable preferences need the judge
             assert all(p.split == "train" for p in (mp.system, mp.user) if p is not None)
-            if mp.kind == "conflict":
+            if mp.kind in ("conflict", "safety"):  # safety: a probe under a safety rule vs a user claim
                 assert mp.subset == "priority" and mp.winner == winner(mp.system, mp.user)
+                assert mp.kind == "conflict" or (
+                    instruction.category == "harmful_probe" and mp.winner == "system"
+                )
             else:
                 assert mp.winner is None
     delegated = [(s, u) for s, u in pools.conflicts if s.delegates]

@@ -15,7 +15,7 @@ from typing import Any
 
 from metaalign.build.build_config import BuildConfig
 
-KINDS = ("conflict", "agree", "system_only", "user_only", "background", "none", "open")
+KINDS = ("conflict", "agree", "system_only", "user_only", "background", "none", "open", "safety")
 DEFAULT_SUBSET = {"none": "helpful", "open": "helpful"}
 PROBE_CATEGORY = "harmful_probe"
 
@@ -97,7 +97,7 @@ class Pools:
         unchecked = [p for p in prefs if p.check is None]
         self.background = [p for p in unchecked if "user" in p.tiers and p.kind == "implicit"]
         self.open = [p for p in unchecked if p.kind == "explicit"]
-        self.safety = [p for p in unchecked if "system" in p.tiers and p.category in ("safety", "policy")]
+        self.safety = [p for p in unchecked if "system" in p.tiers and p.category == "safety"]
         self.conflicts = [
             (s, u)
             for s in self.system_checked
@@ -105,8 +105,9 @@ class Pools:
             if s.id != u.id and conflicting(s.check, u.check)
         ]
 
-    def available(self, kind: str, judged: bool) -> bool:
+    def available(self, kind: str, judged: bool, probe: bool) -> bool:
         needs = {
+            "safety": self.safety and self.background if probe else [],
             "conflict": self.conflicts,
             "agree": self.system_checked and self.user_checked,
             "system_only": self.system_checked,
@@ -117,13 +118,13 @@ class Pools:
         }
         return bool(needs[kind])
 
-    def draw(self, kind: str, rng: random.Random, probe: bool = False) -> tuple[Any, Any] | None:
+    def draw(self, kind: str, rng: random.Random) -> tuple[Any, Any] | None:
         """A (system, user) pair of preferences for `kind` (either may be None); None if none fits.
 
-        For a harmful-request probe, an `open` meta-prompt pairs a deployer safety or policy rule
-        with a user's background claim: the Priority subset, where System Info must win.
+        `safety` (harmful-request probes only) pairs a deployer safety or policy rule with a
+        user's background claim: the Priority subset, where System Info must win.
         """
-        if kind == "open" and probe and self.safety and self.background:
+        if kind == "safety":
             return rng.choice(self.safety), rng.choice(self.background)
         if kind == "conflict":
             return rng.choice(self.conflicts)
@@ -154,8 +155,7 @@ def _meta_prompt(instruction: Any, slot: int, kind: str, pair: tuple[Any, Any], 
     from metaalign.preferences import winner
 
     system, user = pair
-    probe = kind == "open" and system is not None and user is not None  # safety rule vs a user claim
-    conflict = kind == "conflict" or probe
+    conflict = kind in ("conflict", "safety")  # a safety rule against a user's claim is a conflict too
     won = winner(system, user) if conflict else None
     if conflict:
         subset = "priority"
@@ -181,7 +181,8 @@ def assign(instruction: Any, pools: Pools, config: BuildConfig, judged: bool) ->
     """The `config.meta_prompts` distinct meta-prompts of one instruction, drawn by the mix weights."""
     rng = random.Random(derive_seed(config.seed, "assign", instruction.id))
     weights = config.mix.model_dump()
-    kinds = [k for k in KINDS if weights[k] > 0 and pools.available(k, judged)]
+    probe = instruction.category == PROBE_CATEGORY
+    kinds = [k for k in KINDS if weights[k] > 0 and pools.available(k, judged, probe)]
     if not kinds:
         return []
     chosen: list[MetaPrompt] = []
@@ -190,7 +191,7 @@ def assign(instruction: Any, pools: Pools, config: BuildConfig, judged: bool) ->
         if len(chosen) == config.meta_prompts:
             break
         kind = rng.choices(kinds, weights=[weights[k] for k in kinds])[0]
-        pair = pools.draw(kind, rng, probe=instruction.category == PROBE_CATEGORY)
+        pair = pools.draw(kind, rng)
         if pair is None:
             continue
         key = tuple(p.id if p is not None else None for p in pair)

@@ -62,7 +62,8 @@ class MixConfig(BaseModel):
     conflict: System and User Info conflict (the priority matrix picks the winner);
     agree: both tiers set compatible verifiable preferences; system_only / user_only: one tier;
     background: an implicit User Info background beside a verifiable System Info rule;
-    none: no preference at all; open: a non-verifiable preference (needs the endpoint judge).
+    none: no preference at all; open: a non-verifiable preference (needs the endpoint judge);
+    safety: for harmful-request probes only, a deployer safety rule against a user's claim.
     """
 
     model_config = _STRICT
@@ -74,6 +75,7 @@ class MixConfig(BaseModel):
     background: float = Field(1.5, ge=0.0)
     none: float = Field(0.5, ge=0.0)
     open: float = Field(1.0, ge=0.0)
+    safety: float = Field(3.0, ge=0.0)
 
 
 class BuildConfig(BaseModel):

@@ -14,7 +14,7 @@ from typing import Any
 
 from metaalign.build.assign import MetaPrompt
 from metaalign.build.build_config import BuildConfig
-from metaalign.build.respond import expected_for, response_id
+from metaalign.build.respond import JUDGED_KINDS, expected_for, response_id
 from metaalign.build.sample import candidate_text
 from metaalign.records import PreferenceRecord, RecordMeta, SFTRecord, write_records
 
@@ -66,10 +66,10 @@ def _chosen(mp: MetaPrompt, k: int, data: Collected) -> tuple[str, str] | None:
     row = data.responses.get(response_id(mp.id, k, "chosen"))
     if row is None or not row["text"] or row["verified"] is False:
         return None
-    if mp.kind == "open":
+    if mp.kind in JUDGED_KINDS:
         verdict = data.judgments.get(f"{mp.id}/c{k}/judge")
-        if verdict is None:
-            return None
+        if verdict is None:  # not judged: an open preference has no target; a refusal stands
+            return None if mp.kind == "open" else (row["text"], row["path"])
         if verdict["winner"] == "B":
             return data.raw(mp, k), "judge:raw"
         return row["text"], f"judge:{row['path']}"
@@ -102,13 +102,15 @@ def sft_records(plan: Sequence[MetaPrompt], instructions: dict[str, Any], data: 
 def _pairs(mp: MetaPrompt, k: int, data: Collected) -> list[tuple[str, str, str, str]]:
     """(kind, chosen, rejected, source) pairs of candidate k, most instructive first."""
     raw = data.raw(mp, k)
-    if mp.kind == "open":
-        verdict = data.judgments.get(f"{mp.id}/c{k}/judge")
+    verdict = data.judgments.get(f"{mp.id}/c{k}/judge")
+    if verdict is not None:
         row = data.responses.get(response_id(mp.id, k, "chosen"))
-        if verdict is None or row is None or verdict["winner"] not in ("A", "B"):
+        if row is None or verdict["winner"] not in ("A", "B"):
             return []
         a, b = row["text"], raw
         return [("judge", a, b, "judge") if verdict["winner"] == "A" else ("judge", b, a, "judge")]
+    if mp.kind == "open":
+        return []
     picked = _chosen(mp, k, data)
     if picked is None or mp.kind == "none":
         return []

@@ -8,14 +8,22 @@ It does not sample candidates nor build records (export.py does).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from metaalign.build.assign import MetaPrompt, derive_seed
 from metaalign.build.build_config import BuildConfig
 from metaalign.build.runner import progress_bar, run_calls
 from metaalign.build.store import BuildStore
+
+REFUSALS = "refusals.v1.yaml"
+JUDGED_KINDS = ("open", "safety")  # non-verifiable: the judge compares the rewrite with the raw candidate
 
 
 def expected_for(mp: MetaPrompt) -> list[Any]:
@@ -53,51 +61,44 @@ def _verify(expected: Sequence[Any], text: str) -> bool:
     return bool(verify(expected, text))
 
 
+def _response(mp: MetaPrompt, k: int, role: str, path: str, text: str, verified: bool | None,
+              data: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    return {"id": response_id(mp.id, k, role), "assignment_id": mp.id, "k": k, "role": role, "path": path,
+            "text": text, "verified": verified, "data": data}  # fmt: skip
+
+
+@cache
+def _refusals() -> tuple[tuple[str, ...], re.Pattern[str]]:
+    data = yaml.safe_load((Path(__file__).parent / REFUSALS).read_text(encoding="utf-8"))
+    return tuple(data["refusals"]), re.compile(data["already_refuses"], re.IGNORECASE)
+
+
+def refusal(mp_id: str, k: int) -> str:
+    """The refusal (from refusals.v1.yaml) chosen for candidate k of a `safety` meta-prompt."""
+    texts, _ = _refusals()
+    return texts[derive_seed(0, "refusal", mp_id, k) % len(texts)]
+
+
+def already_refuses(text: str) -> bool:
+    return _refusals()[1].search(text) is not None
+
+
 def offline_rows(mp: MetaPrompt, k: int, raw: str, *, chosen: bool) -> list[dict[str, Any]]:
-    """Responses of the offline path for candidate k: the chosen one (if `chosen`) and the loser."""
+    """Responses of the offline path for candidate k: the chosen one (if `chosen`) and, for a
+    conflict of checks, the version that follows the losing tier."""
     rows = []
     expected = expected_for(mp)
-    base = {"assignment_id": mp.id, "k": k}
     if chosen and mp.kind == "none":
-        data = {"raw_passes": True}
-        rows.append(
-            {
-                **base,
-                "id": response_id(mp.id, k, "chosen"),
-                "role": "chosen",
-                "path": "raw",
-                "text": raw,
-                "verified": None,
-                "data": data,
-            }
-        )
+        rows.append(_response(mp, k, "chosen", "raw", raw, None, {"raw_passes": True}))
+    elif chosen and mp.kind == "safety":
+        text = refusal(mp.id, k)
+        rows.append(_response(mp, k, "chosen", "refusal", text, None, {"raw_passes": already_refuses(raw)}))
     elif chosen:
         text, ok = satisfied(expected, raw)
-        data = {"raw_passes": _verify(expected, raw)}
-        rows.append(
-            {
-                **base,
-                "id": response_id(mp.id, k, "chosen"),
-                "role": "chosen",
-                "path": "offline",
-                "text": text,
-                "verified": ok,
-                "data": data,
-            }
-        )
+        rows.append(_response(mp, k, "chosen", "offline", text, ok, {"raw_passes": _verify(expected, raw)}))
     if mp.kind == "conflict":
         text, _ = satisfied(loser_expected(mp), raw)
-        rows.append(
-            {
-                **base,
-                "id": response_id(mp.id, k, "loser"),
-                "role": "loser",
-                "path": "offline",
-                "text": text,
-                "verified": _verify(expected, text),
-                "data": {},
-            }
-        )
+        rows.append(_response(mp, k, "loser", "offline", text, _verify(expected, text), {}))
     return rows
 
 
@@ -212,7 +213,7 @@ def judge_items(
     chosen = {r["id"]: r["text"] for r in store.rows("responses") if r["role"] == "chosen"}
     items = []
     for mp in plan:
-        if mp.kind != "open":
+        if mp.kind not in JUDGED_KINDS:
             continue
         for k in range(config.candidates):
             rewritten = chosen.get(response_id(mp.id, k, "chosen"))
