@@ -115,3 +115,22 @@ def test_items_whose_retries_are_spent_stay_pending_and_resume(tmp_path: Path) -
     with BuildStore(tmp_path / "out" / "store.sqlite", config.fingerprint()) as store:
         assert store.count("failures") == 0
     assert (tmp_path / "out" / "sft_train.jsonl").exists()
+
+
+@pytest.mark.parametrize("tiers", ["messages", "metaalign"])
+def test_endpoint_sampling_sends_the_default_tiers(tmp_path: Path, tiers: str) -> None:
+    values = {"policy.backend": "endpoint", "endpoint.base_url": "http://unused/v1", "endpoint.model": "m"}
+    config = load_config(
+        None, values=toy_values(tmp_path / "out", instructions_test=0, **values, **{"endpoint.tiers": tiers})
+    )
+    with FakeOpenAIServer(reply=smart_reply) as server:
+        run_build(config, client=OpenAIChatClient(base_url=server.base_url, model="m"))
+        bodies = [r.body for r in server.log if r.key and r.key.startswith("candidates:")]
+    assert len(bodies) == 13 * 2
+    for body in bodies:
+        if tiers == "metaalign":  # `metaalign serve` renders the tiers itself
+            assert [m["role"] for m in body["messages"]] == ["user"]
+            assert body["metaalign"] == {"system_info": "", "user_info": ""}
+        else:
+            assert [m["role"] for m in body["messages"]] == ["system", "user"] and "metaalign" not in body
+            assert body["messages"][0]["content"].startswith("<System Info>")

@@ -51,6 +51,10 @@ class EndpointConfig(BaseModel):
     backoff: float = Field(0.5, ge=0.0)
     price_prompt: float = Field(0.0, ge=0.0)  # per million tokens
     price_completion: float = Field(0.0, ge=0.0)
+    # how sampled candidates carry their (default) tiers: `messages` = one system message with the
+    # rendered meta-prompt block (vLLM, hosted APIs); `metaalign` = the `metaalign` request field of
+    # `metaalign serve` (needs a deployer key)
+    tiers: Literal["messages", "metaalign"] = "messages"
     max_tokens: int = Field(384, ge=1)  # rewrite replies
     judge_max_tokens: int = Field(256, ge=1)
     judge_parse_retries: int = Field(2, ge=0)
@@ -123,7 +127,7 @@ class BuildConfig(BaseModel):
         data = self.model_dump(mode="json")
         for key in ("output_dir", "progress", "formats"):
             data.pop(key)
-        for key in ("api_key_env", "concurrency", "max_retries", "timeout", "backoff", "base_url"):
+        for key in ("api_key_env", "concurrency", "max_retries", "timeout", "backoff", "base_url", "tiers"):
             data["endpoint"].pop(key)
         data["policy"].pop("fake_delay")
         data["policy"].pop("threads")

@@ -115,9 +115,14 @@ def sample_with_endpoint(
     pending = [j for j in work if j.id not in done]
 
     async def call(job: CandidateJob) -> dict:
-        messages = chat_messages(None, None, [{"role": "user", "content": job.instruction.text}])
+        dialogue = [{"role": "user", "content": job.instruction.text}]
+        if config.endpoint.tiers == "metaalign":  # `metaalign serve` renders the (empty: default) tiers
+            messages, extra = dialogue, {"metaalign": {"system_info": "", "user_info": ""}}
+        else:
+            messages, extra = chat_messages(None, None, dialogue), None
         result = await client.complete(
             messages,
+            extra_body=extra,
             temperature=config.policy.temperature,
             max_tokens=config.policy.max_new_tokens,
             seed=derive_seed(config.seed, "sample", job.id),

@@ -88,6 +88,7 @@ class ChatClient(Protocol):
         max_tokens: int = 256,
         seed: int | None = None,
         idempotency_key: str | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> ChatResult: ...
 
 
@@ -199,7 +200,9 @@ class OpenAIChatClient:
         max_tokens: int = 256,
         seed: int | None = None,
         idempotency_key: str | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> ChatResult:
+        """One completion. `extra_body` adds fields outside the OpenAI spec (e.g. `metaalign` tiers)."""
         body: dict[str, Any] = {
             "model": self.model,
             "messages": [dict(m) for m in messages],
@@ -208,6 +211,7 @@ class OpenAIChatClient:
         }
         if seed is not None:
             body["seed"] = seed
+        body.update(extra_body or {})
         headers = {IDEMPOTENCY_HEADER: idempotency_key} if idempotency_key else {}
         lanes, free = self._session()
         last: _Retry | None = None

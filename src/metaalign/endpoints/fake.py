@@ -46,6 +46,7 @@ class FakeChatClient:
         max_tokens: int = 256,
         seed: int | None = None,
         idempotency_key: str | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> ChatResult:
         turns = [dict(m) for m in messages]
         self.calls.append((turns, idempotency_key))
