@@ -17,6 +17,7 @@ from metaalign.cli import data as data_cmd
 from metaalign.cli import eval as eval_cmd
 from metaalign.cli import generate as generate_cmd
 from metaalign.cli import models as models_cmd
+from metaalign.cli import quickstart as quickstart_cmd
 from metaalign.cli import render as render_cmd
 from metaalign.cli import serve as serve_cmd
 from metaalign.cli import train as train_cmd
@@ -30,7 +31,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"metaalign {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (render_cmd, generate_cmd, data_cmd, models_cmd, build_cmd, train_cmd, eval_cmd, serve_cmd):
+    for module in (
+        render_cmd,
+        generate_cmd,
+        data_cmd,
+        models_cmd,
+        build_cmd,
+        train_cmd,
+        eval_cmd,
+        serve_cmd,
+        quickstart_cmd,
+    ):
         module.register(sub)
     return parser
 

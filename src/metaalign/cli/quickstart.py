@@ -1,0 +1,60 @@
+"""`metaalign quickstart`: the paper end to end on the embedded model, offline, on a CPU.
+
+Owns the command line only: which config, which work folder, and what to print at the end.
+The stages are metaalign.quickstart's; re-running the same command skips finished stages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "quickstart",
+        help="build data, train SFT then DPO, evaluate and export a MetaAligned model",
+        description=(
+            "Build a dataset offline, train SFT then DPO on on-policy pairs, evaluate the base and "
+            "the MetaAligned model on held-out verifiable preferences, export the model and write a "
+            "report. Re-running the same command resumes and skips finished stages."
+        ),
+    )
+    p.add_argument("--config", type=Path, default=None, help="quickstart YAML (default: the packaged one)")
+    p.add_argument("--fast", action="store_true", help="the same stages at toy size (minutes; for CI)")
+    p.add_argument("--workdir", type=Path, default=None, help="default: runs/quickstart[-fast]")
+    p.add_argument(
+        "--publish",
+        type=Path,
+        metavar="README",
+        default=None,
+        help="also copy the plot and summary to docs/results/ beside README and rewrite its results section",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from metaalign.quickstart.config import DEFAULT_CONFIG, FAST_CONFIG, load_quickstart_config
+    from metaalign.quickstart.pipeline import Layout, run_quickstart
+    from metaalign.quickstart.report import publish
+
+    config_path = args.config or (FAST_CONFIG if args.fast else DEFAULT_CONFIG)
+    workdir = args.workdir or Path("runs/quickstart-fast" if args.fast else "runs/quickstart")
+    command = "metaalign quickstart" + (" --fast" if args.fast else "")
+    if args.config:
+        command += f" --config {shlex.quote(str(args.config))}"
+    summary = run_quickstart(load_quickstart_config(config_path), workdir, command=command)
+    layout = Layout(workdir)
+    print((layout.report / "README-section.md").read_text(encoding="utf-8"))
+    missed = [name for name, t in summary["targets"].items() if not t["met"]]
+    if missed:
+        print(f"targets missed: {', '.join(missed)} (see {layout.report / 'report.md'})", file=sys.stderr)
+    if args.publish:
+        publish(layout.report, args.publish, args.publish.parent / "docs" / "results")
+        print(f"updated {args.publish}")
+    print(f"report: {layout.report / 'report.md'}\nmodel: {layout.model}\nnext:")
+    print(f'  metaalign chat --model {layout.model} --system-info "Answer in all capital letters."')
+    print(f"  metaalign serve --model {layout.model} --config examples/serve.yaml --port 8000")
+    return 0

@@ -1,0 +1,171 @@
+"""The paper on one machine: the quickstart's stages and the files they hand each other.
+
+Owns the wiring only: the work-folder layout, which stage reads which file, and the final
+report. The work itself belongs to build (`run_build`), train (`train_sft`, `annotate_stage`,
+`train_dpo`, `export_model`) and eval (`run_verifiable`, `compare`); each resumes its own
+partial work, and the stage runner skips whole stages that finished.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from metaalign.quickstart.config import QuickstartConfig
+from metaalign.quickstart.stages import Stage, Summary
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each stage writes, under one work folder."""
+
+    root: Path
+
+    @property
+    def build(self) -> Path:
+        return self.root / "build"
+
+    @property
+    def train(self) -> Path:
+        return self.root / "train"
+
+    @property
+    def model(self) -> Path:
+        return self.root / "model"
+
+    def eval(self, name: str) -> Path:
+        return self.root / "eval" / name
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report"
+
+
+def train_values(config: QuickstartConfig, layout: Layout) -> dict[str, Any]:
+    """The two-stage training config, pointed at this run's build output and train folder."""
+    train = dict(config.train)
+    train["sft"] = {**train.get("sft", {}), "train_file": str(layout.build / "sft_train.jsonl")}
+    train["sample"] = {**train.get("sample", {}), "prompts_file": str(layout.build / "dpo_train.jsonl")}
+    return {**train, "model": config.model, "output_dir": str(layout.train), "seed": config.seed}
+
+
+def _build(config: QuickstartConfig, layout: Layout) -> Summary:
+    from metaalign.build.build_config import BuildConfig
+    from metaalign.build.pipeline import run_build
+
+    values = {**config.build, "output_dir": str(layout.build), "seed": config.seed}
+    values["policy"] = {**values.get("policy", {}), "model": config.model}
+    result = run_build(BuildConfig.model_validate(values))
+    return {"files": sorted(Path(p).name for p in result.paths.values()), "timings_s": result.timings}
+
+
+def _sft(config: QuickstartConfig, layout: Layout) -> Summary:
+    from metaalign.train.run import train_sft
+    from metaalign.train.two_stage_pipeline import split_config
+
+    sft, _, _, _ = split_config(train_values(config, layout))
+    return {"run": str(train_sft(sft))}
+
+
+def _on_policy(config: QuickstartConfig, layout: Layout) -> Summary:
+    import json
+
+    from metaalign.train.two_stage_pipeline import annotate_stage, merged_sft, split_config
+
+    sft, _, sample, judge = split_config(train_values(config, layout))
+    merged = merged_sft(Path(sft["output_dir"]), layout.train / "sft-merged")
+    pairs = annotate_stage(layout.train, sample, judge, merged)
+    return {"pairs": str(pairs), **json.loads((layout.train / "annotation.json").read_text())}
+
+
+def _dpo(config: QuickstartConfig, layout: Layout) -> Summary:
+    from metaalign.train.run import train_dpo
+    from metaalign.train.run_log import write_manifest
+    from metaalign.train.two_stage_pipeline import split_config
+
+    sft, dpo, _, _ = split_config(train_values(config, layout))
+    dpo_dir = train_dpo(dpo)
+    write_manifest(
+        layout.train,
+        status="done",
+        kind="two-stage",
+        final_run=dpo_dir.name,
+        sft_run=Path(sft["output_dir"]).name,
+    )
+    return {"run": str(dpo_dir)}
+
+
+def _export(config: QuickstartConfig, layout: Layout) -> Summary:
+    from metaalign.train.export import export_model
+
+    partial = layout.model.with_name(layout.model.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)  # a kill mid-export leaves only this behind
+    export_model(layout.train, partial)
+    partial.rename(layout.model)
+    return {"model": str(layout.model)}
+
+
+def _evaluate(config: QuickstartConfig, layout: Layout, name: str, model: str) -> Summary:
+    from metaalign.eval.verifiable import run_verifiable
+
+    report = run_verifiable(model, out_dir=layout.eval(name), name=name, **config.eval_settings())
+    metrics = report.system(name).metrics
+    return {name: {k: round(v.value, 4) for k, v in metrics.items()}}
+
+
+def stages(config: QuickstartConfig, workdir: Path) -> list[Stage]:
+    """The pipeline in order: each stage a closure over the config and the folder layout."""
+    layout = Layout(workdir)
+
+    def bind(fn: Any, *args: Any) -> Any:
+        return lambda _workdir: fn(config, layout, *args)
+
+    return [
+        Stage("build", "build the dataset offline", bind(_build)),
+        Stage("sft", "train SFT (LoRA)", bind(_sft)),
+        Stage("on-policy", "sample from the SFT model and annotate pairs", bind(_on_policy)),
+        Stage("dpo", "train DPO on the on-policy pairs", bind(_dpo)),
+        Stage("export", "merge the adapters into a standalone model", bind(_export)),
+        Stage(
+            "eval-base",
+            "evaluate the base model (with the meta-prompt)",
+            bind(_evaluate, "base", config.model),
+        ),
+        Stage(
+            "eval-metaaligned",
+            "evaluate the MetaAligned model",
+            bind(_evaluate, "metaaligned", str(layout.model)),
+        ),
+    ]
+
+
+def stage_seconds(done: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    return {name: float(record["seconds"]) for name, record in done.items()}
+
+
+def run_quickstart(config: QuickstartConfig, workdir: Path, *, command: str) -> dict[str, Any]:
+    """Every stage (skipping finished ones), then the joined report and the summary in report/."""
+    import datetime
+    import json
+
+    from metaalign.eval.report import Report, compare
+    from metaalign.quickstart.report import SUMMARY_NAME, readme_section, summarize
+    from metaalign.quickstart.stages import run_stages
+
+    if config.threads:
+        import torch
+
+        torch.set_num_threads(config.threads)
+    layout = Layout(workdir)
+    done = run_stages(stages(config, workdir), workdir)
+    runs = [Report.load(layout.eval(name)) for name in ("base", "metaaligned")]
+    compare(runs, layout.report)
+    reports = {r.systems[0].name: {k: v.to_json() for k, v in r.systems[0].metrics.items()} for r in runs}
+    today = datetime.datetime.now(datetime.UTC).date().isoformat()
+    summary = summarize(reports, stage_seconds(done), date=today, command=command)
+    (layout.report / SUMMARY_NAME).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    (layout.report / "README-section.md").write_text(readme_section(summary) + "\n", encoding="utf-8")
+    return summary

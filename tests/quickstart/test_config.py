@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from metaalign.errors import RecordError
+from metaalign.quickstart.config import DEFAULT_CONFIG, FAST_CONFIG, load_quickstart_config
+
+
+@pytest.mark.parametrize("path", [DEFAULT_CONFIG, FAST_CONFIG])
+def test_packaged_configs_load_and_are_headed_by_their_command(path: Path) -> None:
+    config = load_quickstart_config(path)
+    assert config.model == "smollm2-135m"
+    assert path.read_text().splitlines()[0].startswith("# metaalign quickstart")
+
+
+def test_sections_reach_their_stages() -> None:
+    from metaalign.build.build_config import BuildConfig
+    from metaalign.quickstart.pipeline import Layout, train_values
+    from metaalign.train.two_stage_pipeline import split_config
+
+    config = load_quickstart_config(FAST_CONFIG)
+    layout = Layout(Path("/work/q"))
+    BuildConfig.model_validate({**config.build, "output_dir": str(layout.build)})
+    sft, dpo, sample, judge = split_config(train_values(config, layout))
+    assert sft["train_file"] == "/work/q/build/sft_train.jsonl"
+    assert sample["prompts_file"] == "/work/q/build/dpo_train.jsonl"
+    assert dpo["train_file"] == "/work/q/train/pairs.jsonl" and judge is None
+
+
+def test_a_bad_field_names_the_file_line_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "q.yaml"
+    bad.write_text("model: smollm2-135m\nseed: 0\neval:\n  limit: -3\n")
+    with pytest.raises(RecordError) as err:
+        load_quickstart_config(bad)
+    assert str(err.value).startswith(f"{bad}:4") and "eval.limit" in str(err.value)
+
+
+def test_an_unknown_section_is_reported(tmp_path: Path) -> None:
+    bad = tmp_path / "q.yaml"
+    bad.write_text("model: smollm2-135m\ntrian: {}\n")
+    with pytest.raises(RecordError, match="trian"):
+        load_quickstart_config(bad)

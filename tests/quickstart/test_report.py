@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from metaalign.quickstart.report import END, START, publish, readme_section, single_tier, summarize, targets
+
+
+def est(value: float, n: int) -> dict:
+    return {"value": value, "low": value, "high": value, "n": n}
+
+
+BASE = {
+    "adherence": est(0.05, 100),
+    "adherence/system": est(0.10, 30),
+    "adherence/user": est(0.0, 10),
+    "conflict": est(0.2, 40),
+    "leakage": est(0.02, 20),
+}
+TRAINED = {
+    "adherence": est(0.6, 100),
+    "adherence/system": est(0.5, 30),
+    "adherence/user": est(0.9, 10),
+    "conflict": est(0.85, 40),
+    "leakage": est(0.08, 20),
+}
+
+
+def test_single_tier_weights_each_placement_by_its_cases() -> None:
+    # (0.5 * 30 + 0.9 * 10) / 40 = (15 + 9) / 40 = 0.6
+    assert single_tier(TRAINED) == pytest.approx(0.6)
+    assert single_tier(BASE) == pytest.approx((0.1 * 30) / 40)
+
+
+def test_targets_compare_with_the_thresholds_and_the_base_leakage() -> None:
+    base = {"leakage": 0.02}
+    got = targets(base, {"single_tier_adherence": 0.5, "conflict_accuracy": 0.79, "leakage": 0.07})
+    assert got["single_tier_adherence"]["met"] and not got["conflict_accuracy"]["met"]
+    assert got["leakage"]["met"]  # 0.07 <= 0.02 + 0.05
+    over = targets(base, {"single_tier_adherence": 0.4, "conflict_accuracy": 0.9, "leakage": 0.0701})
+    assert not over["leakage"]["met"] and not over["single_tier_adherence"]["met"]
+
+
+def _summary() -> dict:
+    reports = {"base": BASE, "metaaligned": TRAINED}
+    seconds = {"build": 60.0, "sft": 120.0}
+    return summarize(reports, seconds, date="2026-11-28", command="metaalign quickstart")
+
+
+def test_summary_and_section_carry_the_figures_date_and_command() -> None:
+    summary = _summary()
+    assert summary["total_minutes"] == 3.0
+    assert summary["cases"] == 160  # 100 adherence + 40 conflict + 20 controls
+    section = readme_section(summary)
+    assert section.startswith(START) and section.endswith(END)
+    assert "2026-11-28" in section and "`metaalign quickstart`" in section
+    assert "| conflict resolution accuracy | 0.200 | 0.850 | >= 0.80 | yes |" in section
+    assert "| leakage (lower is better) | 0.020 | 0.080 | <= 0.070 (base + 0.05) | **no** |" in section
+
+
+def test_publish_replaces_only_the_marked_section(tmp_path: Path) -> None:
+    report = tmp_path / "run" / "report"
+    report.mkdir(parents=True)
+    (report / "quickstart.json").write_text(json.dumps(_summary()))
+    (report / "report.png").write_bytes(b"png")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\n{START}\nold\n{END}\n\nafter\n")
+    publish(report, readme, tmp_path / "docs" / "results")
+    text = readme.read_text()
+    assert "old" not in text and text.startswith("# Title") and text.endswith("after\n")
+    assert readme_section(_summary(), "docs/results/quickstart.png") in text
+    assert (tmp_path / "docs" / "results" / "quickstart.png").read_bytes() == b"png"
+
+
+def test_publish_refuses_a_readme_without_markers(tmp_path: Path) -> None:
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "quickstart.json").write_text(json.dumps(_summary()))
+    (report / "report.png").write_bytes(b"png")
+    (tmp_path / "README.md").write_text("no markers\n")
+    with pytest.raises(ValueError, match="no results markers"):
+        publish(report, tmp_path / "README.md", tmp_path / "docs")
