@@ -52,7 +52,7 @@ def _serve(conn: Any, latency: float) -> None:
     with FakeOpenAIServer(reply=judge_reply, latency=latency) as server:
         conn.send(server.port)
         conn.recv()
-        conn.send(server.calls)
+        conn.send((server.calls, time.process_time()))
 
 
 def throughput(calls: int, concurrency: int, latency: float, workdir: Path) -> tuple[float, float]:
@@ -86,10 +86,11 @@ def throughput(calls: int, concurrency: int, latency: float, workdir: Path) -> t
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
         assert failed == 0 and store.count("judgments") == len(pairs)
     ours.send("stop")
-    received = ours.recv()
+    received, server_cpu = ours.recv()
     server.join()
     assert received == calls, received
     print(f"throughput: client process CPU {cpu:.2f} s ({cpu / calls * 1000:.2f} ms per call)")
+    print(f"throughput: server process CPU {server_cpu:.2f} s, including its start-up")
     return elapsed, calls * latency / concurrency
 
 
