@@ -10,8 +10,10 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -30,7 +32,18 @@ def shell_lines() -> list[str]:
 
 
 def metaalign_commands() -> list[str]:
-    return [line for line in shell_lines() if line.startswith("metaalign ")]
+    """Every `metaalign` line but `serve`, which runs until stopped (see test_readme_serve)."""
+    return [line for line in shell_lines() if line.startswith("metaalign ") and " serve " not in f"{line} "]
+
+
+def serve_commands() -> list[str]:
+    return [line for line in shell_lines() if line.startswith("metaalign serve ")]
+
+
+def python_block(marker: str) -> str:
+    """The README's Python block that contains `marker`."""
+    (code,) = [block for block in blocks("python") if marker in block]
+    return code
 
 
 def test_every_shell_line_is_a_metaalign_command_or_run_by_ci() -> None:
@@ -48,20 +61,28 @@ def test_every_shell_line_is_a_metaalign_command_or_run_by_ci() -> None:
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("readme")
     shutil.copytree(ROOT / "examples", work / "examples")
+    shutil.copytree(ROOT / "recipes", work / "recipes")
     return work
 
 
-def run(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    args = ["bash", "-c", command]
+def readme_env() -> dict[str, str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    return env
+
+
+def run(command: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    args = ["bash", "-c", command]
+    return subprocess.run(
+        args, cwd=cwd, env=readme_env(), input=stdin, capture_output=True, text=True, timeout=900
+    )
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("command", metaalign_commands(), ids=lambda c: "-".join(c.split()[:3]))
 def test_readme_command_runs(command: str, workdir: Path) -> None:
-    result = run(command, workdir)
+    chat = "What is umami?\n/user I am five years old.\n/show\n/quit\n"  # a reader typing into the chat
+    result = run(command, workdir, stdin=chat if command.startswith("metaalign chat") else None)
     assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
     assert result.stdout.strip(), f"{command} printed nothing"
     if command.startswith("metaalign render") and "--format" not in command:  # the README shows its output
@@ -82,7 +103,7 @@ def test_readme_command_runs(command: str, workdir: Path) -> None:
 
 @pytest.mark.slow
 def test_readme_python_runs(workdir: Path) -> None:
-    (code,) = blocks("python")
+    code = python_block("Renderer")
     result = run(f"{sys.executable} -c {_quote(code)}", workdir)
     assert result.returncode == 0, result.stderr
     tokens, trained = map(int, result.stdout.splitlines()[0].split())
@@ -92,3 +113,45 @@ def test_readme_python_runs(workdir: Path) -> None:
 
 def _quote(code: str) -> str:
     return "'" + code.replace("'", "'\"'\"'") + "'"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_readme_serve_answers_the_readme_client(workdir: Path) -> None:
+    """The README's `metaalign serve` line, on a free port, answers the README's openai client."""
+    (command,) = serve_commands()
+    port = str(_free_port())
+    server = subprocess.Popen(
+        ["bash", "-c", f"exec {command.replace('--port 8000', '--port ' + port)}"],
+        cwd=workdir, env=readme_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        _wait_healthy(port, server)
+        client = python_block("openai").replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+        result = run(f"{sys.executable} -c {_quote(client)}", workdir)
+        assert result.returncode == 0, result.stderr
+        answers = [a for a in result.stdout.split("\n---\n") if a.strip()]
+        assert len(answers) == 2 and answers[0] != answers[1]  # two User Infos, two answers
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _wait_healthy(port: str, server: subprocess.Popen, timeout: float = 300) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert server.poll() is None, server.stdout.read() if server.stdout else "server exited"
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise AssertionError("the README's server never became healthy")
