@@ -54,3 +54,12 @@ def test_only_shared_or_recurring_prefixes_get_their_own_batch() -> None:
     alone = [([4, 4, 4, 9], 3)]
     assert engine._plan(alone) == [((), [0])]  # first sight: no prefill of its own
     assert engine._plan(alone) == [((4, 4, 4), [0])]  # met again (a server's next request): reused
+
+
+def test_a_vanishing_temperature_is_greedy_not_nan() -> None:
+    # logits / 1e-300 overflows to inf and softmax to NaN; such a request must decode greedily.
+    logits = torch.tensor([[0.0, 3.0, 1.0]])
+    for temperature in (1e-300, 1e-6):
+        sampler = RowSampler(temperature=temperature, seed=0)
+        assert sampler.greedy and next_tokens(logits, [sampler]) == [1]
+    assert not RowSampler(temperature=1e-4).greedy

@@ -14,15 +14,27 @@ from pathlib import Path
 import pytest
 from serve_fixtures import USER_KEY, make_config
 
-from metaalign.engine import FakeEngine
+from metaalign.engine import FakeEngine, GenerationRequest
 
 pytestmark = pytest.mark.slow
+
+
+def through_the_real_sampler(request: GenerationRequest) -> str:
+    """Answers after drawing a token with the engine's own sampler, so any temperature or top_p
+    the API lets through (1e-300, say) is exercised as the transformers backend would."""
+    import torch
+
+    from metaalign.engine.sampling import RowSampler, next_tokens
+
+    sampler = RowSampler(request.temperature, request.top_p, request.seed)
+    (token,) = next_tokens(torch.tensor([[0.5, 2.0, 1.0, -1.0]]), [sampler])
+    return f"token {token}"
 
 
 def test_schemathesis_finds_no_server_error(serve, tmp_path) -> None:
     st = Path(sys.executable).with_name("st")
     # a generous rate and queue: the fuzzer checks input handling, test_limits checks the limits
-    engine = FakeEngine()
+    engine = FakeEngine(respond=through_the_real_sampler)
     with serve(engine, make_config(max_queue=1000, max_tokens_limit=64)) as s:
         result = subprocess.run(
             [str(st), "run", s.url + "/openapi.json", "--checks", "not_a_server_error",

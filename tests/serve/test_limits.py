@@ -74,3 +74,20 @@ def test_overload_gets_503_and_the_server_keeps_serving(serve) -> None:
     assert all(r.headers["Retry-After"] == "1" for r in refused)
     assert sorted(r.status_code for r in results) == [200] * 4 + [503] * 8
     assert after.status_code == 200
+
+
+def test_an_engine_failure_is_a_retryable_503_and_the_server_recovers(serve) -> None:
+    calls = []
+
+    def flaky(request) -> str:
+        calls.append(request)
+        if len(calls) == 1:
+            raise RuntimeError("out of memory")
+        return "fine"
+
+    with serve(FakeEngine(respond=flaky)) as s:
+        failed = post(s.url)
+        after = post(s.url)
+    assert failed.status_code == 503 and failed.headers["Retry-After"] == "1"
+    assert failed.json()["error"]["code"] == "engine_error" and "out of memory" in failed.text
+    assert after.status_code == 200 and after.json()["choices"][0]["message"]["content"] == "fine"

@@ -11,10 +11,14 @@ from dataclasses import dataclass
 
 import torch
 
+# Below this a temperature is greedy: dividing logits by less overflows to inf (then NaN
+# probabilities), and the distribution is one-hot in all but name anyway (vLLM uses 1e-5 too).
+MIN_TEMPERATURE = 1e-5
+
 
 @dataclass
 class RowSampler:
-    """One request's sampling settings; greedy when `temperature` is 0."""
+    """One request's sampling settings; greedy when `temperature` is 0 (below MIN_TEMPERATURE)."""
 
     temperature: float = 0.0
     top_p: float = 1.0
@@ -22,7 +26,7 @@ class RowSampler:
 
     def __post_init__(self) -> None:
         self.generator: torch.Generator | None = None
-        if self.temperature > 0:
+        if not self.greedy:
             self.generator = torch.Generator()
             if self.seed is None:
                 self.generator.seed()
@@ -31,7 +35,7 @@ class RowSampler:
 
     @property
     def greedy(self) -> bool:
-        return self.temperature <= 0
+        return self.temperature < MIN_TEMPERATURE
 
     def sample(self, logits: torch.Tensor) -> int:
         """Draws one id from a 1-D row of logits (float32)."""

@@ -190,8 +190,9 @@ class ChatService:
         text: list[str] = []
         while True:
             event = await job.events.get()
-            if isinstance(event, BaseException):
-                raise event
+            if isinstance(event, BaseException):  # the engine failed on this batch: retryable
+                message = f"generation failed: {event}; retry shortly"
+                raise APIError(503, message, "engine_error", headers={"Retry-After": "1"}) from event
             if isinstance(event, Completion):
                 break
             text.append(event)
