@@ -42,7 +42,7 @@ def test_unknown_field_names_the_closest_ones() -> None:
 def test_bad_yaml_names_the_line(tmp_path: Path) -> None:
     recipe = tmp_path / "bad.yaml"
     recipe.write_text("model: m\nsft: [\n")
-    with pytest.raises(ConfigError, match=r"bad\.yaml:\d+: not valid YAML"):
+    with pytest.raises(ConfigError, match=r"bad\.yaml:\d+: valid YAML"):
         load(recipe)
 
 

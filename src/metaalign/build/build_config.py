@@ -17,7 +17,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from metaalign.errors import MetaAlignError, RecordError
+from metaalign.errors import MetaAlignError
+from metaalign.yamlio import expectation, read_yaml_mapping, validation_error
 
 _STRICT = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -134,35 +135,9 @@ class BuildConfig(BaseModel):
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _key_lines(node: yaml.Node, prefix: str = "") -> dict[str, int]:
-    """1-based line of every dotted key in a composed YAML mapping."""
-    lines: dict[str, int] = {}
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            name = f"{prefix}{key.value}"
-            lines[name] = key.start_mark.line + 1
-            lines.update(_key_lines(value, name + "."))
-    return lines
-
-
 def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
-    source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as err:
-        raise MetaAlignError(f"{source}: no such config file") from err
-    try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise RecordError(source, line, None, f"valid YAML ({getattr(err, 'problem', err)})") from err
-    if data is None:
-        return {}, {}
-    if not isinstance(data, dict):
-        raise RecordError(source, 1, None, "a YAML mapping of build settings")
-    return data, _key_lines(node) if node is not None else {}
+    """Deprecated alias of `read_yaml_mapping` for build settings (kept until its importers switch)."""
+    return read_yaml_mapping(path, "build settings")
 
 
 def parse_override(item: str) -> tuple[str, Any]:
@@ -197,7 +172,7 @@ def load_config(
 
     Errors name the recipe's file and line and the field, or the `--set` item at fault.
     """
-    data, lines = _read_yaml(Path(path)) if path is not None else ({}, {})
+    data, lines = read_yaml_mapping(Path(path), "build settings") if path is not None else ({}, {})
     origin: dict[str, str] = {}
     for key, value in [*(values or {}).items(), *(parse_override(o) for o in overrides)]:
         _apply(data, key, value)
@@ -207,16 +182,13 @@ def load_config(
     except ValidationError as err:
         first = err.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
-        expected = _expectation(first)
         if field in origin:
-            raise MetaAlignError(f"override {origin[field]}: field '{field}': {expected}") from err
+            raise MetaAlignError(f"override {origin[field]}: field '{field}': {_expectation(first)}") from err
         source = str(path) if path is not None else "<defaults>"
-        line = lines.get(field) or lines.get(field.rsplit(".", 1)[0])
-        raise RecordError(source, line, field or None, expected) from err
+        raise validation_error(err, source, lines, _expectation) from err
 
 
 def _expectation(error: Mapping[str, Any]) -> str:
     if error["type"] == "extra_forbidden":
         return "an unknown setting (check the spelling; see docs/build.md for every setting)"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return f"{message}, got {error.get('input')!r}" if error["type"] != "value_error" else message
+    return expectation(error)

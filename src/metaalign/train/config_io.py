@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from metaalign.errors import MetaAlignError
+from metaalign.yamlio import read_yaml_mapping
 
 
 class ConfigError(MetaAlignError):
@@ -22,18 +23,14 @@ class ConfigError(MetaAlignError):
 
 
 def read_recipe(path: str | Path) -> dict[str, Any]:
-    """The mapping in a recipe YAML file (the header comment is the command that runs it)."""
-    path = Path(path)
+    """The mapping in a recipe YAML file (the header comment is the command that runs it).
+
+    A missing file, bad YAML or a non-mapping raises ConfigError naming the file and line.
+    """
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise ConfigError(f"{where}: not valid YAML ({getattr(err, 'problem', err)})") from err
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of field: value, got {type(data).__name__}")
+        data, _lines = read_yaml_mapping(path, "recipe fields")
+    except MetaAlignError as err:
+        raise ConfigError(str(err)) from err
     return data
 
 
