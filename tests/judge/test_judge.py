@@ -27,6 +27,9 @@ from metaalign.judge import PairwiseJudge, Rewriter, combine, load_prompt, parse
         ("", None),
         ("Answer A uses bullets.", None),
         ("Verdict: Answer", None),
+        ("Verdict: a tie", "tie"),
+        ("Verdict: it is a tie", None),
+        ("verdict: an A", None),
     ],
 )
 def test_parse_verdict(reply: str, label: str | None) -> None:
@@ -163,6 +166,13 @@ def test_prompt_file_errors_name_the_file(tmp_path) -> None:
     bad.write_text("version: judge.v9\nsystem: ok\n")
     with pytest.raises(MetaAlignError, match="field 'user'"):
         load_prompt(path=bad)
+
+
+def test_a_judge_prompt_needs_its_retry_text(tmp_path) -> None:
+    bare = tmp_path / "judge.v9.yaml"
+    bare.write_text("version: judge.v9\nsystem: judge\nuser: '{instruction}'\n")
+    with pytest.raises(MetaAlignError, match="field 'retry'"):
+        PairwiseJudge(FakeChatClient(), load_prompt(path=bare))
 
 
 def test_braces_in_answers_are_kept() -> None:

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from metaalign.endpoints.client import ChatClient
+from metaalign.errors import MetaAlignError
 from metaalign.judge.prompts import PromptTemplate, load_prompt
 
 Label = Literal["A", "B", "tie"]
 Outcome = Literal["A", "B", "tie", "unparsable"]
 
-_VERDICT = re.compile(r"verdict\s*[:=]?\s*[*_`\"'\[]*\s*(A|B|tie)\b", re.IGNORECASE)
+# "Verdict: a tie" is a tie: an article before "tie" is skipped, not read as answer A.
+_VERDICT = re.compile(r"verdict\s*[:=]?\s*[*_`\"'\[]*\s*(?:an?\s+(?=tie))?(A|B|tie)\b", re.IGNORECASE)
 _BRACKETS = re.compile(r"\[\[\s*(A|B|C|tie)\s*\]\]", re.IGNORECASE)
 _BARE = re.compile(r"^[\s*_`\"'\[(]*(A|B|tie)[\s*_`\"'\]).]*$", re.IGNORECASE)
 _SWAP = {"A": "B", "B": "A", "tie": "tie"}
@@ -89,6 +91,10 @@ class PairwiseJudge:
     ) -> None:
         self.client = client
         self.prompt = prompt or load_prompt("judge", 1)
+        if not str(self.prompt.extra.get("retry", "")).strip():  # asked after an unparsable reply
+            raise MetaAlignError(
+                f"judge prompt {self.prompt.version}: field 'retry': expected a non-empty string"
+            )
         self.parse_retries = parse_retries
         self.max_tokens = max_tokens
         self.temperature = temperature
@@ -132,7 +138,7 @@ class PairwiseJudge:
             label = parse_verdict(reply)
             if label is not None:
                 return label, reply, attempt
-            retry = str(self.prompt.extra.get("retry", "Reply with: Verdict: A, Verdict: B or Verdict: tie."))
+            retry = str(self.prompt.extra["retry"])
             conversation = [
                 *messages,
                 {"role": "assistant", "content": reply},
