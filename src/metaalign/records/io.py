@@ -289,6 +289,17 @@ def read_records(
     return collect(rows, _Validator(kind), skip_bad=skip_bad, max_errors_shown=max_errors_shown)
 
 
+def drop_partial_line(path: PathLike) -> str:
+    """Cut a half-written last line (a kill mid-write) off `path`; returns the whole lines kept."""
+    path = Path(path)
+    raw = path.read_bytes()
+    keep = raw[: raw.rfind(b"\n") + 1]
+    if len(keep) != len(raw):
+        with open(path, "r+b") as handle:
+            handle.truncate(len(keep))
+    return keep.decode("utf-8")
+
+
 @contextmanager
 def _replacing(path: Path) -> Iterator[Path]:
     """A temporary sibling path that replaces `path` only if the block finishes without error."""

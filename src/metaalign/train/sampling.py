@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from metaalign.engine import GenerationRequest
 from metaalign.records import PreferenceRecord
+from metaalign.records.io import drop_partial_line
 
 log = logging.getLogger("metaalign.train")
 
@@ -52,15 +53,6 @@ def read_samples(path: Path) -> dict[str, list[str]]:
     return done
 
 
-def _drop_torn_tail(path: Path) -> None:
-    """Cut a half-written last line (a kill mid-write), so appending starts on a fresh line."""
-    if not path.exists():
-        return
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        path.write_bytes(data[: data.rfind(b"\n") + 1])
-
-
 def requests_for(records: Sequence[PreferenceRecord], settings: SampleSettings) -> list[GenerationRequest]:
     """K requests per record, record-major: index i * k + j is record i, sample j."""
     return [
@@ -83,7 +75,8 @@ def sample_all(
 ) -> dict[str, list[str]]:
     """Samples for every record, generating only those not already in `path`."""
     done = read_samples(path)
-    _drop_torn_tail(path)
+    if path.exists():
+        drop_partial_line(path)  # so appending starts on a fresh line
     todo = [r for r in records if r.id not in done]
     if done:
         log.warning("sampling: %d prompts already sampled, %d to go", len(done), len(todo))
