@@ -15,18 +15,18 @@ def test_packaged_configs_load_and_are_headed_by_their_command(path: Path) -> No
     assert path.read_text().splitlines()[0].startswith("# metaalign quickstart")
 
 
-def test_sections_reach_their_stages() -> None:
+def test_sections_reach_their_stages(tmp_path: Path) -> None:
     from metaalign.build.build_config import BuildConfig
     from metaalign.quickstart.pipeline import Layout, train_values
     from metaalign.train.two_stage_pipeline import split_config
 
     config = load_quickstart_config(FAST_CONFIG)
-    layout = Layout(Path("/work/q"))
+    layout = Layout(tmp_path)
     BuildConfig.model_validate({**config.build, "output_dir": str(layout.build)})
     sft, dpo, sample, judge = split_config(train_values(config, layout))
-    assert sft["train_file"] == "/work/q/build/sft_train.jsonl"
-    assert sample["prompts_file"] == "/work/q/build/dpo_train.jsonl"
-    assert dpo["train_file"] == "/work/q/train/pairs.jsonl" and judge is None
+    assert sft["train_file"] == str(tmp_path / "build" / "sft_train.jsonl")
+    assert sample["prompts_file"] == str(tmp_path / "build" / "dpo_train.jsonl")
+    assert dpo["train_file"] == str(tmp_path / "train" / "pairs.jsonl") and judge is None
 
 
 def test_a_bad_field_names_the_file_line_and_field(tmp_path: Path) -> None:

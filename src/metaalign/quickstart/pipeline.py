@@ -101,6 +101,8 @@ def _dpo(config: QuickstartConfig, layout: Layout) -> Summary:
 def _export(config: QuickstartConfig, layout: Layout) -> Summary:
     from metaalign.train.export import export_model
 
+    if (layout.model / "config.json").exists():  # exported, but killed before the stage was marked
+        return {"model": str(layout.model)}
     partial = layout.model.with_name(layout.model.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)  # a kill mid-export leaves only this behind
     export_model(layout.train, partial)
@@ -123,21 +125,28 @@ def stages(config: QuickstartConfig, workdir: Path) -> list[Stage]:
     def bind(fn: Any, *args: Any) -> Any:
         return lambda _workdir: fn(config, layout, *args)
 
+    # what each stage's result depends on: a stage is reused only while these are unchanged
+    train = config.train
+    built = {"model": config.model, "seed": config.seed, "build": config.build}
+    tuned = {**built, "sft": train.get("sft"), "sample": train.get("sample"), "judge": train.get("judge")}
+    aligned = {**tuned, "dpo": train.get("dpo")}
     return [
-        Stage("build", "build the dataset offline", bind(_build)),
-        Stage("sft", "train SFT (LoRA)", bind(_sft)),
-        Stage("on-policy", "sample from the SFT model and annotate pairs", bind(_on_policy)),
-        Stage("dpo", "train DPO on the on-policy pairs", bind(_dpo)),
-        Stage("export", "merge the adapters into a standalone model", bind(_export)),
+        Stage("build", "build the dataset offline", bind(_build), built),
+        Stage("sft", "train SFT (LoRA)", bind(_sft), {**built, "sft": train.get("sft")}),
+        Stage("on-policy", "sample from the SFT model and annotate pairs", bind(_on_policy), tuned),
+        Stage("dpo", "train DPO on the on-policy pairs", bind(_dpo), aligned),
+        Stage("export", "merge the adapters into a standalone model", bind(_export), aligned),
         Stage(
             "eval-base",
             "evaluate the base model (with the meta-prompt)",
             bind(_evaluate, "base", config.model),
+            {"model": config.model, "eval": config.eval},
         ),
         Stage(
             "eval-metaaligned",
             "evaluate the MetaAligned model",
             bind(_evaluate, "metaaligned", str(layout.model)),
+            {**aligned, "eval": config.eval},
         ),
     ]
 

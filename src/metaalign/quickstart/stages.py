@@ -7,24 +7,37 @@ resumes its own partial work (SQLite store, checkpoints, persisted generations).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from metaalign.errors import MetaAlignError
 
 Summary = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
 class Stage:
-    """One step of the pipeline: `run(workdir)` does the work and returns a JSON-ready summary."""
+    """One step of the pipeline: `run(workdir)` does the work and returns a JSON-ready summary.
+
+    `settings` are what its result depends on (JSON-ready); a finished stage is reused only
+    when they are unchanged.
+    """
 
     name: str
     title: str
     run: Callable[[Path], Summary]
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        text = json.dumps(self.settings, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def marker_path(workdir: Path, name: str) -> Path:
@@ -47,14 +60,25 @@ def run_stages(
     for number, stage in enumerate(stages, 1):
         marker = marker_path(workdir, stage.name)
         if marker.exists():
-            done[stage.name] = json.loads(marker.read_text(encoding="utf-8"))
+            done[stage.name] = _reusable(json.loads(marker.read_text(encoding="utf-8")), stage, marker)
             log(f"[{number}/{total}] {stage.title}: done in an earlier run, skipped")
             continue
         log(f"[{number}/{total}] {stage.title} ...")
         start = time.perf_counter()
         summary = dict(stage.run(workdir))
-        record = {"stage": stage.name, "seconds": round(time.perf_counter() - start, 1), "summary": summary}
+        seconds = round(time.perf_counter() - start, 1)
+        record = {"stage": stage.name, "seconds": seconds, "settings": stage.fingerprint, "summary": summary}
         _write_marker(marker, record)
         done[stage.name] = record
         log(f"[{number}/{total}] {stage.title}: done in {record['seconds']:.0f} s")
     return done
+
+
+def _reusable(record: dict[str, Any], stage: Stage, marker: Path) -> dict[str, Any]:
+    """The earlier run's record, if it was made with this stage's settings."""
+    if record.get("settings") != stage.fingerprint:
+        raise MetaAlignError(
+            f"{marker}: stage '{stage.name}' finished earlier with other settings; "
+            f"use another work folder, or delete {marker.parent.parent} to start over"
+        )
+    return record
