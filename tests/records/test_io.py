@@ -275,3 +275,19 @@ def test_drop_partial_line_cuts_only_a_torn_tail(tmp_path: Path) -> None:
     path.write_bytes(b'{"c": 3')  # not one whole line
     assert drop_partial_line(path) == ""
     assert path.read_bytes() == b""
+
+
+def test_atomic_write_text_replaces_whole_or_not_at_all(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "run.json"
+    io.atomic_write_text(path, '{"old": 1}\n')
+    assert path.read_text() == '{"old": 1}\n'
+    assert path.stat().st_mode & 0o777 == 0o666 & ~io._umask()  # an ordinary file, not mkstemp's 0600
+
+    def killed(*args):
+        raise KeyboardInterrupt  # stands in for a kill between writing and renaming
+
+    monkeypatch.setattr(io.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        io.atomic_write_text(path, '{"new": 2}\n')
+    assert path.read_text() == '{"old": 1}\n'  # the old file, whole
+    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]  # no temporary file left behind

@@ -8,8 +8,6 @@ store.sqlite, <split> record files, stats.json / stats.md (deterministic) and ru
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +20,7 @@ from metaalign.build.runner import RecordedClient
 from metaalign.build.stats import records_stats, store_stats, to_markdown
 from metaalign.build.store import BuildStore
 from metaalign.errors import MetaAlignError
+from metaalign.records.io import atomic_write_text
 
 STORE_NAME = "store.sqlite"
 
@@ -97,17 +96,6 @@ def make_engine(config: BuildConfig) -> Any:
     return TransformersEngine.from_pretrained(config.policy.model, batch_size=config.policy.batch_size)
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Replace `path` atomically, so a kill never leaves half a file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # as an ordinary new file, not mkstemp's 0600
-    os.replace(tmp, path)
-
-
 def _run_stages(
     config: BuildConfig,
     store: BuildStore,
@@ -177,7 +165,7 @@ def run_build(config: BuildConfig, *, engine: Any = None, client: Any = None) ->
     timings["total"] = time.perf_counter() - begin
     usage = client.usage.as_dict() if client is not None and hasattr(client, "usage") else {}
     run = {"timings_s": {k: round(v, 3) for k, v in timings.items()}, "endpoint_usage": usage}
-    _write_text(out / "run.json", json.dumps(run, indent=2) + "\n")
+    atomic_write_text(out / "run.json", json.dumps(run, indent=2) + "\n")
     paths["run.json"] = str(out / "run.json")
     return BuildResult(paths, stats, usage, timings)
 
@@ -206,7 +194,7 @@ def _export(
         "store": store_stats(rows, {mp.id: mp.split for mp in plan}),
     }
     out = Path(config.output_dir)
-    _write_text(out / "stats.json", json.dumps(stats, indent=2, sort_keys=True) + "\n")
-    _write_text(out / "stats.md", to_markdown(stats))
+    atomic_write_text(out / "stats.json", json.dumps(stats, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(out / "stats.md", to_markdown(stats))
     paths["stats.json"], paths["stats.md"] = str(out / "stats.json"), str(out / "stats.md")
     return paths, stats

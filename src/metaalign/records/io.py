@@ -7,6 +7,7 @@ imported inside the functions that need them.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import os
@@ -298,6 +299,32 @@ def drop_partial_line(path: PathLike) -> str:
         with open(path, "r+b") as handle:
             handle.truncate(len(keep))
     return keep.decode("utf-8")
+
+
+@functools.cache
+def _umask() -> int:
+    """The process umask, read once (reading it means setting it, so not on every write)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_text(path: PathLike, text: str) -> Path:
+    """Replace `path` with `text` (UTF-8) through a temporary file in the same folder and os.replace,
+    so a kill mid-write leaves the old file or the new one, never half of one."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # as an ordinary new file, not mkstemp's 0600
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
 
 
 @contextmanager

@@ -16,6 +16,8 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from metaalign.records.io import atomic_write_text
+
 LOG_NAME = "train_log.jsonl"
 PLOT_NAME = "loss.png"
 MANIFEST_NAME = "metaalign_run.json"
@@ -79,9 +81,8 @@ def plot_loss(log_path: Path, out: Path, title: str) -> Path | None:
 
 
 def write_manifest(run_dir: Path, **fields: Any) -> Path:
-    path = Path(run_dir) / MANIFEST_NAME
-    path.write_text(json.dumps(fields, indent=2, default=str) + "\n", encoding="utf-8")
-    return path
+    """Write the run manifest atomically: a kill mid-write leaves the old manifest, never broken JSON."""
+    return atomic_write_text(Path(run_dir) / MANIFEST_NAME, json.dumps(fields, indent=2, default=str) + "\n")
 
 
 def read_manifest(run_dir: Path) -> dict[str, Any] | None:
