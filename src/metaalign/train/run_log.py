@@ -1,8 +1,8 @@
 """What a run leaves behind besides weights: a JSONL training log, a loss plot, a run manifest.
 
-Owns `JsonlLogCallback` (one JSON object per Trainer log event, appended, so a resumed run
-continues the same file), `plot_loss` (matplotlib, Agg backend) and the `metaalign_run.json`
-manifest that export and two-stage read. It does not train.
+Owns `JsonlLogCallback` (one JSON object per Trainer log event, appended; a resumed run continues
+the file from its checkpoint's step), `plot_loss` (matplotlib, Agg backend) and the
+`metaalign_run.json` manifest (written atomically) that export and two-stage read. It does not train.
 """
 
 from __future__ import annotations
@@ -31,10 +31,20 @@ def peak_rss_mib() -> float:
 
 
 class JsonlLogCallback(TrainerCallback):
-    """Appends every log event (loss, learning rate, ...) with step, epoch, time and peak memory."""
+    """Appends every log event (loss, learning rate, ...) with step, epoch, time and peak memory.
+
+    At the start of training the file is cut back to the steps the run starts from: rows logged
+    after the checkpoint a resumed run restarts from (and a torn last line) are dropped, since those
+    steps are trained and logged again; a run started afresh starts an empty log.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero and self.path.exists():
+            keep = [row for row in read_log(self.path) if row.get("step", 0) <= state.global_step]
+            atomic_write_text(self.path, "".join(json.dumps(row) + "\n" for row in keep))
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:
@@ -46,9 +56,16 @@ class JsonlLogCallback(TrainerCallback):
 
 
 def read_log(path: Path) -> list[dict[str, Any]]:
+    """The rows of a training log; a torn last line (a kill mid-write) is left out."""
     if not Path(path).exists():
         return []
-    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
 
 
 def plot_loss(log_path: Path, out: Path, title: str) -> Path | None:
