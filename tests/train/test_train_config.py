@@ -9,6 +9,7 @@ import pytest
 
 from metaalign.train.config_io import ConfigError, check_fields, load, nest, parse_overrides
 from metaalign.train.hardware import Hardware, choose, cpu_has_native_bf16
+from metaalign.train.run_log import write_manifest
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
@@ -126,3 +127,28 @@ def test_recipes_start_with_their_command_and_name_known_fields(path: Path) -> N
     for name, section in sections.items():
         cls = MetaAlignSFTConfig if name == "sft" else MetaAlignDPOConfig
         check_fields(section, field_names(cls), f"{path}: {name}")
+
+
+def test_sft_and_dpo_defaults_share_one_base() -> None:
+    from metaalign.train.dpo_config import DPO_DEFAULTS
+    from metaalign.train.fields import SHARED_DEFAULTS
+    from metaalign.train.sft_config import SFT_DEFAULTS
+
+    assert SFT_DEFAULTS == {**SHARED_DEFAULTS, "learning_rate": 3e-4, "padding_free": True}
+    assert DPO_DEFAULTS == {**SHARED_DEFAULTS, "learning_rate": 1e-4, "precompute_ref_log_probs": True}
+    assert SHARED_DEFAULTS == {
+        "per_device_train_batch_size": 8, "num_train_epochs": 2.0, "logging_steps": 5, "save_steps": 50,
+        "save_total_limit": 2, "lr_scheduler_type": "cosine", "warmup_steps": 0.05, "max_length": 1024,
+        "report_to": "none",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["sft", "dpo"])
+def test_a_finished_run_is_not_trained_again(tmp_path: Path, kind: str) -> None:
+    from metaalign.train import run
+
+    write_manifest(tmp_path, status="done", kind=kind)
+    (tmp_path / "final").mkdir()
+    entry = run.train_sft if kind == "sft" else run.train_dpo
+    # no train_file and no model load: a finished run returns before either is needed
+    assert entry({"output_dir": str(tmp_path)}) == tmp_path

@@ -10,20 +10,12 @@ from dataclasses import dataclass, field
 
 from trl import DPOConfig
 
-from metaalign.train.fields import MetaAlignFields
+from metaalign.train.fields import SHARED_DEFAULTS, MetaAlignFields
 
 DPO_DEFAULTS = {
+    **SHARED_DEFAULTS,
     "learning_rate": 1e-4,
-    "per_device_train_batch_size": 8,
-    "num_train_epochs": 2.0,
     "precompute_ref_log_probs": True,  # one reference pass, cached, instead of one per step
-    "logging_steps": 5,
-    "save_steps": 50,
-    "save_total_limit": 2,
-    "lr_scheduler_type": "cosine",
-    "warmup_steps": 0.05,
-    "max_length": 1024,
-    "report_to": "none",
 }
 
 

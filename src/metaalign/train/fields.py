@@ -1,7 +1,8 @@
 """The fields MetaAlign adds to TRL's configs: model reference, record files, LoRA and precision.
 
 Owns these dataclass fields and their checks only; every TRL / TrainingArguments field keeps
-its TRL name, default and meaning (sft_config.py and dpo_config.py combine the two).
+its TRL name, default and meaning (sft_config.py and dpo_config.py combine the two), plus the
+TrainingArguments defaults both methods share (SHARED_DEFAULTS).
 """
 
 from __future__ import annotations
@@ -12,6 +13,19 @@ from typing import Any
 from metaalign.models.resolver import DEFAULT_MODEL
 from metaalign.train.hardware import PRECISIONS, apply_hardware_defaults
 
+# TrainingArguments defaults MetaAlign prefers for both SFT and DPO (sft_config.py and dpo_config.py
+# add their own); applied only where the user left TRL's default in place.
+SHARED_DEFAULTS = {
+    "per_device_train_batch_size": 8,
+    "num_train_epochs": 2.0,
+    "logging_steps": 5,
+    "save_steps": 50,
+    "save_total_limit": 2,
+    "lr_scheduler_type": "cosine",
+    "warmup_steps": 0.05,
+    "max_length": 1024,
+    "report_to": "none",
+}
 DECODER_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 

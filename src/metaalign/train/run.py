@@ -198,18 +198,6 @@ def build_sft_trainer(config: ConfigLike, callbacks: list | None = None) -> Any:
     )
 
 
-def train_sft(config: ConfigLike, callbacks: list | None = None) -> Path:
-    """Supervised fine-tuning on MetaAlign SFT records; returns the run folder (final/ holds the model)."""
-    from metaalign.train.data import trained_tokens
-
-    config = sft_config(config)
-    if finished(Path(config.output_dir)):
-        log.warning("%s is finished already; nothing to do", config.output_dir)
-        return Path(config.output_dir)
-    trainer = build_sft_trainer(config, callbacks)
-    return fit(trainer, config, "sft", trained_tokens(trainer.train_dataset, "sft"))
-
-
 def build_dpo_trainer(config: ConfigLike, callbacks: list | None = None) -> Any:
     """The DPO trainer for `config` (pairs rendered, model loaded), ready for `.train()`."""
     from metaalign.train.data import dpo_dataset, load_records
@@ -232,16 +220,27 @@ def build_dpo_trainer(config: ConfigLike, callbacks: list | None = None) -> Any:
     )
 
 
-def train_dpo(config: ConfigLike, callbacks: list | None = None) -> Path:
-    """DPO on MetaAlign preference records; returns the run folder (final/ holds the model)."""
+def _train(kind: str, config: ConfigLike, callbacks: list | None) -> Path:
+    """One `kind` ("sft" or "dpo") run: skipped when finished, else built, trained (or resumed), saved."""
     from metaalign.train.data import trained_tokens
 
-    config = dpo_config(config)
+    make, build = (sft_config, build_sft_trainer) if kind == "sft" else (dpo_config, build_dpo_trainer)
+    config = make(config)
     if finished(Path(config.output_dir)):
         log.warning("%s is finished already; nothing to do", config.output_dir)
         return Path(config.output_dir)
-    trainer = build_dpo_trainer(config, callbacks)
-    return fit(trainer, config, "dpo", trained_tokens(trainer.train_dataset, "dpo"))
+    trainer = build(config, callbacks)
+    return fit(trainer, config, kind, trained_tokens(trainer.train_dataset, kind))
+
+
+def train_sft(config: ConfigLike, callbacks: list | None = None) -> Path:
+    """Supervised fine-tuning on MetaAlign SFT records; returns the run folder (final/ holds the model)."""
+    return _train("sft", config, callbacks)
+
+
+def train_dpo(config: ConfigLike, callbacks: list | None = None) -> Path:
+    """DPO on MetaAlign preference records; returns the run folder (final/ holds the model)."""
+    return _train("dpo", config, callbacks)
 
 
 def require_finished(run_dir: Path) -> dict[str, Any]:
