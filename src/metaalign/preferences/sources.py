@@ -52,9 +52,3 @@ def load_yaml_items(path: Path, key: str) -> list[Item]:
         raise RecordError(source, line, None, f"valid YAML ({err.problem})") from None
     finally:
         loader.dispose()
-
-
-def load_yaml_header(path: Path) -> dict[str, Any]:
-    """The top-level mapping of a YAML file (for fields beside the item list, such as `version`)."""
-    data = yaml.safe_load(_read(path))
-    return data if isinstance(data, dict) else {}

@@ -99,14 +99,3 @@ def _lines_with_offsets(text: str) -> list[tuple[int, str]]:
         out.append((pos, line))
         pos += len(line) + 1
     return out
-
-
-def contains_word(text: str, word: str) -> bool:
-    """Whether `word` (or phrase) occurs in `text` as whole words, ignoring case."""
-    pattern = r"(?<!\w)" + re.escape(word.casefold()) + r"(?!\w)"
-    return re.search(pattern, text.casefold()) is not None
-
-
-def count_word(text: str, word: str) -> int:
-    pattern = r"(?<!\w)" + re.escape(word.casefold()) + r"(?!\w)"
-    return len(re.findall(pattern, text.casefold()))

@@ -17,18 +17,6 @@ import torch.nn.functional as F
 from metaalign.train.lm_head import CHUNK_TOKENS, split_model
 
 
-@dataclass
-class PackedPairs:
-    """Tensors of a shared-prompt batch (all on one device)."""
-
-    input_ids: torch.Tensor  # [B, M]
-    position_ids: torch.Tensor  # [B, M]
-    attention_mask: torch.Tensor  # [B, 1, M, M] bool, True = may attend
-    src: torch.Tensor  # [N] flat index into [B*M] of the position whose hidden state predicts a token
-    target: torch.Tensor  # [N] the predicted token
-    dst: torch.Tensor  # [N] flat index into TRL's [2B, L-1] score layout
-
-
 def pack_pairs(examples: list[dict[str, Any]], standard_width: int, pad_id: int) -> dict[str, torch.Tensor]:
     """The packed tensors for examples with prompt_ids / chosen_ids / rejected_ids.
 
