@@ -4,13 +4,13 @@
 # same code and recipes as the CPU path, then export, and checks that bf16 was chosen and the loss
 # is finite. Prints OK or FAIL on the last line. MODEL picks the model: the embedded smollm2-135m by
 # default (no download needed), or a 7B stand-in already on disk, e.g.
-#   MODEL=/models/Qwen2.5-7B-Instruct bash scripts/gpu_check_train.sh
+#   MODEL=path/to/Qwen2.5-7B-Instruct bash scripts/gpu_check_train.sh
 # (that runs the recipes/qwen2.5-7b settings: bf16, LoRA r=32, gradient checkpointing).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 MODEL=${MODEL:-smollm2-135m}
-OUT=${OUT:-$(mktemp -d /tmp/gpu-check-train.XXXXXX)}
+OUT=${OUT:-$(mktemp -d)}
 if [[ "$MODEL" == smollm2-135m ]]; then SFT=recipes/smollm2-135m/sft.yaml DPO=recipes/smollm2-135m/dpo.yaml
 else SFT=recipes/qwen2.5-7b/sft.yaml DPO=recipes/qwen2.5-7b/dpo.yaml; fi
 COMMON=(--model "$MODEL" --max_steps 4 --logging_steps 1 --save_steps 2 --per_device_train_batch_size 2)
