@@ -31,6 +31,30 @@ def test_a_misspelt_field_fails_before_any_model_loads(capsys: pytest.CaptureFix
     assert err.count("\n") == 1
 
 
+def test_a_misspelt_recipe_field_names_its_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"# metaalign train sft --config r.yaml\noutput_dir: {tmp_path}\nlerning_rate: 1e-4\n")
+    assert main(["train", "sft", "--config", str(recipe)]) == 2
+    err = capsys.readouterr().err
+    assert f"{recipe}:3: sft config: unknown field 'lerning_rate'; did you mean learning_rate" in err
+    assert err.count("\n") == 1
+    # the same misspelling on the command line: no file line to name
+    assert main(["train", "sft", "--output_dir", str(tmp_path), "--lerning_rate", "1"]) == 2
+    assert capsys.readouterr().err.startswith("metaalign: error: sft config: unknown field 'lerning_rate'")
+
+
+def test_a_misspelt_two_stage_field_names_its_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    recipe = tmp_path / "two.yaml"
+    head = f"output_dir: {tmp_path}\nsample:\n  prompts_file: p.jsonl\n"
+    recipe.write_text(head + "  k: 2\nsft:\n  max_steps: 2\n  bta: 1\n")
+    assert main(["train", "two-stage", "--config", str(recipe)]) == 2  # before any model loads
+    assert f"{recipe}:7: sft config: unknown field 'bta'" in capsys.readouterr().err
+    recipe.write_text(head + "  kk: 2\n")
+    assert main(["train", "two-stage", "--config", str(recipe)]) == 2
+    err = capsys.readouterr().err
+    assert f"{recipe}:4: two-stage config: sample: unknown field 'kk'; did you mean k" in err
+
+
 def test_sections_are_rejected_outside_two_stage(capsys: pytest.CaptureFixture) -> None:
     assert main(["train", "dpo", "--sft.max_steps", "3"]) == 2
     assert "two-stage only" in capsys.readouterr().err

@@ -59,19 +59,20 @@ def _logging() -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     from metaalign import train as api
-    from metaalign.train.config_io import load
+    from metaalign.train.config_io import ConfigError, load, locate
 
     _logging()
     config = load(args.config, args.overrides)
     if args.entry != "two_stage":
         nested = [k for k, v in config.items() if isinstance(v, dict)]
         if nested:
-            from metaalign.train.config_io import ConfigError
-
             raise ConfigError(
                 f"train {args.stage}: unexpected section(s) {', '.join(nested)} (two-stage only)"
             )
-    run_dir = getattr(api, args.entry)(config)
+    try:
+        run_dir = getattr(api, args.entry)(config)
+    except ConfigError as err:  # name the recipe's file and line when the bad field came from it
+        raise locate(err, args.config) from err
     print(run_dir)
     return 0
 

@@ -2,13 +2,15 @@
 
 Owns the recipe format (flat TRL/MetaAlign fields; two-stage recipes nest `sft:`, `dpo:` and
 `sample:` sections), `--field value` / `--section.field value` overrides, and field-name
-checks. It imports no torch or TRL: the configs are built from these dicts by the trainers.
+checks, whose errors name the recipe's file:line when the field came from it (reading the YAML
+is metaalign.yamlio's). It imports no torch or TRL: the trainers build the configs from these dicts.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,38 @@ from metaalign.yamlio import read_yaml_mapping
 
 
 class ConfigError(MetaAlignError):
-    """A recipe or override that names an unknown field or holds a bad value."""
+    """A recipe or override that names an unknown field or holds a bad value.
+
+    `field` is the recipe key at fault (dotted for a section: `sample.k`) when one is known, so
+    `locate` can name the recipe file and line it came from.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@contextmanager
+def in_section(section: str) -> Iterator[None]:
+    """Inside, a ConfigError's field is a key of the recipe's `section:` (two-stage's sft, dpo)."""
+    try:
+        yield
+    except ConfigError as err:
+        if err.field is None:
+            raise
+        raise ConfigError(str(err), field=f"{section}.{err.field}") from err
+
+
+def locate(err: ConfigError, path: str | Path | None) -> ConfigError:
+    """`err` with the recipe's file:line in front when its field is a key of the recipe at `path`."""
+    if path is None or err.field is None:
+        return err
+    try:
+        _data, lines = read_yaml_mapping(path, "recipe fields")
+    except MetaAlignError:
+        return err
+    line = lines.get(err.field)
+    return err if line is None else ConfigError(f"{path}:{line}: {err}", field=err.field)
 
 
 def read_recipe(path: str | Path) -> dict[str, Any]:
@@ -100,14 +133,18 @@ def merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, An
     return out
 
 
-def check_fields(values: Mapping[str, Any], known: Iterable[str], where: str) -> None:
-    """Raise ConfigError naming the first unknown field, with the closest known names."""
+def check_fields(values: Mapping[str, Any], known: Iterable[str], where: str, section: str = "") -> None:
+    """Raise ConfigError naming the first unknown field, with the closest known names.
+
+    `section` is the recipe section `values` came from, if any (its field is then `section.name`).
+    """
     known = set(known)
     for name in values:
         if name not in known:
             close = difflib.get_close_matches(name, known, n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise ConfigError(f"{where}: unknown field '{name}'{hint}")
+            field = f"{section}.{name}" if section else name
+            raise ConfigError(f"{where}: unknown field '{name}'{hint}", field=field)
 
 
 def load(path: str | Path | None, overrides: Sequence[str] | Mapping[str, Any] = ()) -> dict[str, Any]:

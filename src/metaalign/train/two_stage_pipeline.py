@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from metaalign.train.config_io import ConfigError, check_fields
+from metaalign.train.config_io import ConfigError, check_fields, in_section
 from metaalign.train.run_log import write_manifest
 
 log = logging.getLogger("metaalign.train")
@@ -33,7 +33,7 @@ def split_config(config: Mapping[str, Any]) -> tuple[dict, dict, dict, dict | No
     out = Path(config["output_dir"]).resolve()
     shared = {k: config[k] for k in ("model", "threads", "seed") if k in config}
     sample = dict(config.get("sample") or {})
-    check_fields(sample, SAMPLE_KEYS, "two-stage config: sample")
+    check_fields(sample, SAMPLE_KEYS, "two-stage config: sample", section="sample")
     if "prompts_file" not in sample:
         raise ConfigError(
             "two-stage config: sample.prompts_file (the DPO prompts, preference records) is required"
@@ -118,9 +118,11 @@ def two_stage(config: Mapping[str, Any]) -> Path:
     sft, dpo, sample, judge_values = split_config(config)
     out = Path(config["output_dir"])
     out.mkdir(parents=True, exist_ok=True)
-    sft_dir = train_sft(sft)
+    with in_section("sft"):
+        sft_dir = train_sft(sft)
     merged = merged_sft(sft_dir, out / "sft-merged")
     annotate_stage(out, sample, judge_values, merged)
-    dpo_dir = train_dpo(dpo)
+    with in_section("dpo"):
+        dpo_dir = train_dpo(dpo)
     write_manifest(out, status="done", kind="two-stage", final_run=dpo_dir.name, sft_run=sft_dir.name)
     return out
