@@ -135,11 +135,6 @@ class BuildConfig(BaseModel):
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
-    """Deprecated alias of `read_yaml_mapping` for build settings (kept until its importers switch)."""
-    return read_yaml_mapping(path, "build settings")
-
-
 def parse_override(item: str) -> tuple[str, Any]:
     """`key.sub=value` into ("key.sub", value), the value read as YAML (numbers, booleans, lists)."""
     key, sep, raw = item.partition("=")

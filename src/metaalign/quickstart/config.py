@@ -12,8 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from metaalign.build.build_config import _read_yaml
-from metaalign.errors import RecordError
+from metaalign.yamlio import read_yaml_mapping, validation_error
 
 CONFIGS = Path(__file__).parent / "configs"
 DEFAULT_CONFIG = CONFIGS / "smollm2-135m.yaml"
@@ -38,21 +37,13 @@ class QuickstartConfig(BaseModel):
     threads: int | None = Field(None, ge=1)  # torch CPU threads for every stage (None: torch's)
     build: dict[str, Any] = Field(default_factory=dict)
     train: dict[str, Any] = Field(default_factory=dict)
-    eval: dict[str, Any] = Field(default_factory=dict)
-
-    def eval_settings(self) -> dict[str, Any]:
-        return EvalSettings.model_validate(self.eval).model_dump()
+    eval: EvalSettings = Field(default_factory=EvalSettings)
 
 
 def load_quickstart_config(path: str | Path = DEFAULT_CONFIG) -> QuickstartConfig:
     """The config at `path`; errors name the file, the line and the field."""
-    data, lines = _read_yaml(Path(path))
+    data, lines = read_yaml_mapping(path, "quickstart settings")
     try:
-        config = QuickstartConfig.model_validate(data)
-        config.eval_settings()
+        return QuickstartConfig.model_validate(data)
     except ValidationError as err:
-        first = err.errors()[0]
-        loc = [str(p) for p in first["loc"]]
-        field = ".".join(loc if loc[0] in QuickstartConfig.model_fields else ["eval", *loc])
-        raise RecordError(str(path), lines.get(field), field, first["msg"]) from err
-    return config
+        raise validation_error(err, str(path), lines) from err

@@ -113,7 +113,7 @@ def _export(config: QuickstartConfig, layout: Layout) -> Summary:
 def _evaluate(config: QuickstartConfig, layout: Layout, name: str, model: str) -> Summary:
     from metaalign.eval.verifiable import run_verifiable
 
-    report = run_verifiable(model, out_dir=layout.eval(name), name=name, **config.eval_settings())
+    report = run_verifiable(model, out_dir=layout.eval(name), name=name, **config.eval.model_dump())
     metrics = report.system(name).metrics
     return {name: {k: round(v.value, 4) for k, v in metrics.items()}}
 
@@ -140,13 +140,13 @@ def stages(config: QuickstartConfig, workdir: Path) -> list[Stage]:
             "eval-base",
             "evaluate the base model (with the meta-prompt)",
             bind(_evaluate, "base", config.model),
-            {"model": config.model, "eval": config.eval},
+            {"model": config.model, "eval": config.eval.model_dump()},
         ),
         Stage(
             "eval-metaaligned",
             "evaluate the MetaAligned model",
             bind(_evaluate, "metaaligned", str(layout.model)),
-            {**aligned, "eval": config.eval},
+            {**aligned, "eval": config.eval.model_dump()},
         ),
     ]
 
