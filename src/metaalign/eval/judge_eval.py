@@ -19,9 +19,10 @@ from metaalign.engine import Engine, GenerationRequest
 from metaalign.errors import MetaAlignError
 from metaalign.eval.metrics import proportion
 from metaalign.eval.report import Report, SystemResult
-from metaalign.eval.store import GenerationStore, drop_partial_line
+from metaalign.eval.store import GenerationStore
 from metaalign.eval.verifiable import MAX_NEW_TOKENS, EvalSystem, slug
 from metaalign.records import PreferenceRecord, read_records
+from metaalign.records.io import drop_partial_line
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from metaalign.errors import MetaAlignError
+from metaalign.records.io import drop_partial_line
 
 HEADER_KEY = "metaalign_generations"
 
@@ -61,16 +62,6 @@ class GenerationStore:
             os.fsync(handle.fileno())
         for row in rows:
             self.done[row["case_id"]] = dict(row)
-
-
-def drop_partial_line(path: Path) -> str:
-    """Cut a half-written last line (a kill mid-write) off `path`; returns the whole lines kept."""
-    raw = path.read_bytes()
-    keep = raw[: raw.rfind(b"\n") + 1]
-    if len(keep) != len(raw):
-        with open(path, "r+b") as handle:
-            handle.truncate(len(keep))
-    return keep.decode("utf-8")
 
 
 def _diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
