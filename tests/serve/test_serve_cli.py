@@ -29,13 +29,13 @@ def test_help_of_serve_and_chat_imports_no_server_or_torch() -> None:
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
-        ("keys:\n  - key: short\n", "keys.0.key"),
-        ("keys:\n  - key: sk-long-enough-1\n    role: admin\n", "keys.0.role"),
-        ("system_message_policy: ignore\n", "system_message_policy"),
-        ("max_queue: 0\n", "max_queue"),
-        ("colour: red\n", "colour"),
+        ("keys:\n  - key: short\n", ":1: field 'keys.0.key'"),  # list items: the line of their section
+        ("keys:\n  - key: sk-long-enough-1\n    role: admin\n", "field 'keys.0.role'"),
+        ("served_model_name: m\nsystem_message_policy: ignore\n", ":2: field 'system_message_policy'"),
+        ("max_queue: 0\n", ":1: field 'max_queue'"),
+        ("max_batch: 2\ncolour: red\n", ":2: field 'colour'"),
         ("keys: [\n", "valid YAML"),
-        ("- a list\n", "a mapping"),
+        ("- a list\n", "a YAML mapping of server settings"),
     ],
 )
 def test_bad_config_files_name_the_file_and_field(tmp_path, capsys, text, needle) -> None:

@@ -11,8 +11,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from metaalign.errors import RecordError
-
 Role = Literal["deployer", "user"]
 
 
@@ -70,19 +68,10 @@ def load_config(path: str | Path | None) -> ServeConfig:
     """Reads a serve.yaml; no path gives the defaults (no keys: every request is refused)."""
     if path is None:
         return ServeConfig()
-    import yaml
+    from metaalign.yamlio import read_yaml_mapping, validation_error
 
-    source = str(path)
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        line = getattr(getattr(err, "problem_mark", None), "line", None)
-        raise RecordError(source, None if line is None else line + 1, None, f"valid YAML ({err})") from err
-    if not isinstance(data, dict):
-        raise RecordError(source, None, None, "a mapping of settings (see examples/serve.yaml)")
+    data, lines = read_yaml_mapping(path, "server settings (see examples/serve.yaml)")
     try:
         return ServeConfig.model_validate(data)
     except ValidationError as err:
-        first = err.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise RecordError(source, None, field, first["msg"]) from err
+        raise validation_error(err, str(path), lines) from err
