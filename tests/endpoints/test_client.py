@@ -62,6 +62,17 @@ def test_non_retryable_4xx_fails_at_once() -> None:
     assert info.value.status == 401
 
 
+def test_a_malformed_usage_block_is_retried_not_a_crash() -> None:
+    answer = {"choices": [{"message": {"content": "hi"}}]}
+    good = {"prompt_tokens": 2, "completion_tokens": 1}
+    bodies = iter([{**answer, "usage": {"prompt_tokens": "many"}}, {**answer, "usage": good}])
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=next(bodies)))
+    client = OpenAIChatClient(base_url="http://x/v1", model="m", transport=transport, backoff=0.001)
+    result = asyncio.run(client.complete(MESSAGES))
+    assert (result.text, result.prompt_tokens, result.completion_tokens) == ("hi", 2, 1)
+    assert client.usage.retries == 1
+
+
 def test_retry_after_is_honoured_and_backoff_doubles() -> None:
     answers = iter([(429, {"Retry-After": "7"}), (503, {}), (503, {}), (200, {})])
     body = {

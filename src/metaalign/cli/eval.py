@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from metaalign.cli.generate import _bounded
+from metaalign.cli.generate import bounded
 
 DEFAULT_BASE = "smollm2-135m"
 
@@ -33,17 +33,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="model reference (alias, folder, .gguf file or hub id)")
     p.add_argument("--out", required=True, help="output folder (rerunning with it resumes)")
-    p.add_argument("--limit", type=_bounded(int, 1), default=None, help="only the first N cases / prompts")
+    p.add_argument("--limit", type=bounded(int, 1), default=None, help="only the first N cases / prompts")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap confidence intervals")
-    p.add_argument("--threads", type=_bounded(int, 1), default=None, help="torch CPU threads")
+    p.add_argument("--threads", type=bounded(int, 1), default=None, help="torch CPU threads")
 
 
 def _generation_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--base-model", default=DEFAULT_BASE, help=f"what `base` baselines mean (default {DEFAULT_BASE})"
     )
-    p.add_argument("--max-new-tokens", type=_bounded(int, 1), default=128, help="answer length cap (greedy)")
-    p.add_argument("--batch-size", type=_bounded(int, 1), default=16, help="generation batch size")
+    p.add_argument("--max-new-tokens", type=bounded(int, 1), default=128, help="answer length cap (greedy)")
+    p.add_argument("--batch-size", type=bounded(int, 1), default=16, help="generation batch size")
 
 
 def _verifiable(cmds: argparse._SubParsersAction) -> None:
@@ -86,7 +86,7 @@ def _judge(cmds: argparse._SubParsersAction) -> None:
     p.add_argument("--judge-url", required=True, help="base URL of the judge endpoint (ending in /v1)")
     p.add_argument("--judge-model", required=True, help="model name the judge endpoint serves")
     p.add_argument("--judge-api-key-env", default="OPENAI_API_KEY", help="environment variable with the key")
-    p.add_argument("--concurrency", type=_bounded(int, 1), default=8, help="judge requests in flight")
+    p.add_argument("--concurrency", type=bounded(int, 1), default=8, help="judge requests in flight")
     p.set_defaults(func=run_judge_cmd)
 
 
@@ -99,7 +99,7 @@ def _pairs(cmds: argparse._SubParsersAction) -> None:
     _model_args(p)
     p.add_argument("--reference", default=DEFAULT_BASE, help=f"reference model (default {DEFAULT_BASE})")
     p.add_argument("--data", required=True, help="preference records file (jsonl, json, parquet, datasets)")
-    p.add_argument("--batch-size", type=_bounded(int, 1), default=4, help="sequences per forward pass")
+    p.add_argument("--batch-size", type=bounded(int, 1), default=4, help="sequences per forward pass")
     p.set_defaults(func=run_pairs_cmd)
 
 

@@ -18,17 +18,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Generate one answer for System Info, User Info and a dialogue.",
     )
     add_tier_args(p)
-    p.add_argument("--max-new-tokens", type=_bounded(int, 1), default=128, help="at most this many tokens")
-    p.add_argument("--temperature", type=_bounded(float, 0.0), default=0.0, help="0 means greedy (default)")
-    p.add_argument("--top-p", type=_bounded(float, 0.0, 1.0), default=1.0, help="nucleus sampling, in (0, 1]")
+    p.add_argument("--max-new-tokens", type=bounded(int, 1), default=128, help="at most this many tokens")
+    p.add_argument("--temperature", type=bounded(float, 0.0), default=0.0, help="0 means greedy (default)")
+    p.add_argument("--top-p", type=bounded(float, 0.0, 1.0), default=1.0, help="nucleus sampling, in (0, 1]")
     p.add_argument("--seed", type=int, default=None, help="seed for sampling")
     p.add_argument(
-        "--threads", type=_bounded(int, 1), default=None, help="torch CPU threads (default: torch's)"
+        "--threads", type=bounded(int, 1), default=None, help="torch CPU threads (default: torch's)"
     )
     p.set_defaults(func=run)
 
 
-def _bounded(kind: type, low: float, high: float | None = None):
+def bounded(kind: type, low: float, high: float | None = None):
     """An argparse type: `kind`, at least `low` (above it, for top-p) and at most `high`."""
 
     def parse(text: str):

@@ -265,9 +265,10 @@ class OpenAIChatClient:
         try:
             data = response.json()
             text = data["choices"][0]["message"]["content"] or ""
-        except (ValueError, KeyError, IndexError, TypeError) as err:
+            usage = data.get("usage") or {}
+            prompt = int(usage.get("prompt_tokens") or 0)
+            completion = int(usage.get("completion_tokens") or 0)
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as err:
             raise _Retry(f"malformed completion body ({type(err).__name__})") from err
-        usage = data.get("usage") or {}
-        prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
         cost = (prompt * self.price_prompt + completion * self.price_completion) / 1e6
         return ChatResult(str(text), prompt, completion, cost)
