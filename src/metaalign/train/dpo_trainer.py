@@ -16,6 +16,7 @@ from trl import DPOTrainer
 from trl.trainer.dpo_trainer import DataCollatorForPreference
 from trl.trainer.utils import use_adapter
 
+from metaalign.train.config_io import ConfigError
 from metaalign.train.lm_head import fast_path_ok
 from metaalign.train.shared_prompt import pack_pairs, score_packed
 
@@ -25,8 +26,10 @@ TOKEN_COLUMNS = ("prompt_ids", "chosen_ids", "rejected_ids")
 class SharedPromptCollator:
     """TRL's preference collator, plus the packed shared-prompt tensors under "packed"."""
 
-    def __init__(self, pad_token_id: int, max_length: int | None) -> None:
-        self.standard = DataCollatorForPreference(pad_token_id=pad_token_id, max_length=max_length)
+    def __init__(self, pad_token_id: int, max_length: int | None, pad_to_multiple_of: int | None = None):
+        self.standard = DataCollatorForPreference(
+            pad_token_id=pad_token_id, max_length=max_length, pad_to_multiple_of=pad_to_multiple_of
+        )
         self.pad_token_id = pad_token_id
 
     def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
@@ -50,9 +53,16 @@ class MetaAlignDPOTrainer(DPOTrainer):
         args_ = kwargs.get("args")
         tokenizer = kwargs.get("processing_class")
         self._shared_prompt = bool(shared_prompt)
+        if self._shared_prompt and getattr(args_, "truncation_mode", "keep_start") != "keep_start":
+            # packed pairs are laid out from the untruncated lengths; keep_end would misplace scores
+            raise ConfigError(
+                f"shared_prompt: packs pairs truncated keep_start only, got truncation_mode "
+                f"{args_.truncation_mode!r}; set shared_prompt: false to use it"
+            )
         if self._shared_prompt and kwargs.get("data_collator") is None and tokenizer is not None:
             max_length = getattr(args_, "max_length", None)
-            kwargs["data_collator"] = SharedPromptCollator(tokenizer.pad_token_id, max_length)
+            multiple = getattr(args_, "pad_to_multiple_of", None)
+            kwargs["data_collator"] = SharedPromptCollator(tokenizer.pad_token_id, max_length, multiple)
         super().__init__(*args, **kwargs)
         if not self._packs() and isinstance(self.data_collator, SharedPromptCollator):
             self.data_collator = self.data_collator.standard
