@@ -82,3 +82,11 @@ def test_publish_refuses_a_readme_without_markers(tmp_path: Path) -> None:
     (tmp_path / "README.md").write_text("no markers\n")
     with pytest.raises(ValueError, match="no results markers"):
         publish(report, tmp_path / "README.md", tmp_path / "docs")
+
+
+def test_the_readme_results_are_the_published_run_not_typed() -> None:
+    root = Path(__file__).resolve().parents[2]
+    summary = json.loads((root / "docs" / "results" / "quickstart.json").read_text())
+    assert readme_section(summary) in (root / "README.md").read_text()
+    assert (root / "docs" / "results" / "quickstart.png").read_bytes().startswith(b"\x89PNG")
+    assert summary["command"] == "metaalign quickstart"  # the full run, not --fast
