@@ -8,7 +8,6 @@ partial work, and the stage runner skips whole stages that finished.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,41 +72,28 @@ def _sft(config: QuickstartConfig, layout: Layout) -> Summary:
 def _on_policy(config: QuickstartConfig, layout: Layout) -> Summary:
     import json
 
-    from metaalign.train.two_stage_pipeline import annotate_stage, merged_sft, split_config
+    from metaalign.train.two_stage_pipeline import annotate_stage, export_once, split_config
 
     sft, _, sample, judge = split_config(train_values(config, layout))
-    merged = merged_sft(Path(sft["output_dir"]), layout.train / "sft-merged")
+    merged = export_once(Path(sft["output_dir"]), layout.train / "sft-merged")
     pairs = annotate_stage(layout.train, sample, judge, merged)
     return {"pairs": str(pairs), **json.loads((layout.train / "annotation.json").read_text())}
 
 
 def _dpo(config: QuickstartConfig, layout: Layout) -> Summary:
     from metaalign.train.run import train_dpo
-    from metaalign.train.run_log import write_manifest
-    from metaalign.train.two_stage_pipeline import split_config
+    from metaalign.train.two_stage_pipeline import mark_done, split_config
 
     sft, dpo, _, _ = split_config(train_values(config, layout))
     dpo_dir = train_dpo(dpo)
-    write_manifest(
-        layout.train,
-        status="done",
-        kind="two-stage",
-        final_run=dpo_dir.name,
-        sft_run=Path(sft["output_dir"]).name,
-    )
+    mark_done(layout.train, Path(sft["output_dir"]), dpo_dir)
     return {"run": str(dpo_dir)}
 
 
 def _export(config: QuickstartConfig, layout: Layout) -> Summary:
-    from metaalign.train.export import export_model
+    from metaalign.train.two_stage_pipeline import export_once
 
-    if (layout.model / "config.json").exists():  # exported, but killed before the stage was marked
-        return {"model": str(layout.model)}
-    partial = layout.model.with_name(layout.model.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)  # a kill mid-export leaves only this behind
-    export_model(layout.train, partial)
-    partial.rename(layout.model)
-    return {"model": str(layout.model)}
+    return {"model": str(export_once(layout.train, layout.model))}
 
 
 def _evaluate(config: QuickstartConfig, layout: Layout, name: str, model: str) -> Summary:

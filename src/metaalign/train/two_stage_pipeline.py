@@ -46,15 +46,18 @@ def split_config(config: Mapping[str, Any]) -> tuple[dict, dict, dict, dict | No
     return sft, dpo, sample, config.get("judge")
 
 
-def merged_sft(sft_dir: Path, target: Path) -> Path:
-    """The SFT model with its adapter merged, exported once (written aside, then renamed)."""
+def export_once(run_dir: Path, target: Path) -> Path:
+    """The model of `run_dir` with its adapter merged, exported once (written aside, then renamed).
+
+    A finished `target` is kept, so a kill after the rename and before the caller notes it is harmless.
+    """
     from metaalign.train.export import export_model
 
     if (target / "config.json").exists():
         return target
     tmp = target.with_name(target.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    export_model(sft_dir, tmp)
+    export_model(run_dir, tmp)
     tmp.rename(target)
     return target
 
@@ -120,9 +123,14 @@ def two_stage(config: Mapping[str, Any]) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     with in_section("sft"):
         sft_dir = train_sft(sft)
-    merged = merged_sft(sft_dir, out / "sft-merged")
+    merged = export_once(sft_dir, out / "sft-merged")
     annotate_stage(out, sample, judge_values, merged)
     with in_section("dpo"):
         dpo_dir = train_dpo(dpo)
-    write_manifest(out, status="done", kind="two-stage", final_run=dpo_dir.name, sft_run=sft_dir.name)
+    mark_done(out, sft_dir, dpo_dir)
     return out
+
+
+def mark_done(out: Path, sft_dir: Path, dpo_dir: Path) -> None:
+    """The run folder's manifest: finished, with the stage `metaalign export` merges (the DPO one)."""
+    write_manifest(out, status="done", kind="two-stage", final_run=dpo_dir.name, sft_run=sft_dir.name)
