@@ -80,8 +80,17 @@ def test_candidate_text_drops_an_unfinished_last_sentence() -> None:
     cut = {"text": 'One. Then "two." Thr', "finish_reason": "length"}
     assert candidate_text(cut) == 'One. Then "two."'
     assert candidate_text({**cut, "finish_reason": "stop"}) == cut["text"]
-    short = {"text": "A. Then a long unfinished sentence that goes on", "finish_reason": "length"}
-    assert candidate_text(short) == short["text"]  # cutting would keep less than half
+    unfinished = {"text": "To start, mix the flour and", "finish_reason": "length"}
+    assert candidate_text(unfinished) is None  # no finished sentence: the body is dropped
+
+
+def test_a_list_marker_is_not_a_sentence_end() -> None:
+    cut = {"text": "Here are two tips:\n\n1. Drink water.\n2. Sleep well. 3.", "finish_reason": "length"}
+    assert candidate_text(cut) == "Here are two tips:\n\n1. Drink water.\n2. Sleep well."
+    assert candidate_text({"text": "Steps: 1. Mix the", "finish_reason": "length"}) is None
+    assert candidate_text({"text": "Use salt, e.g. sea salt. Then", "finish_reason": "length"}) == (
+        "Use salt, e.g. sea salt."
+    )
 
 
 def test_jobs_are_candidate_major_and_fake_answers_depend_on_seed() -> None:

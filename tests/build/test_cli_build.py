@@ -72,7 +72,7 @@ def test_toy_build_with_the_embedded_model(tmp_path: Path) -> None:
         instructions_test=1,
         meta_prompts=2,
         candidates=1,
-        **{"policy.backend": "local", "policy.max_new_tokens": 12, "policy.threads": 1},
+        **{"policy.backend": "local", "policy.max_new_tokens": 40, "policy.threads": 1},
     )
     assert main(["build", "--config", str(recipe), "--no-progress"]) == 0
     sft = read_records(tmp_path / "out" / "sft_train.jsonl").records

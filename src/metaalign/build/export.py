@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from metaalign.build.assign import MetaPrompt
+from metaalign.build.assign import UNCHECKED_KINDS, MetaPrompt
 from metaalign.build.build_config import BuildConfig
 from metaalign.build.respond import JUDGED_KINDS, expected_for, response_id
 from metaalign.build.sample import candidate_text
@@ -57,7 +57,7 @@ class Collected:
         self.responses = {r["id"]: r for r in store.rows("responses")}
         self.judgments = {r["id"]: r for r in store.rows("judgments")}
 
-    def raw(self, mp: MetaPrompt, k: int) -> str:
+    def raw(self, mp: MetaPrompt, k: int) -> str | None:
         return candidate_text(self.candidates[f"{mp.instruction_id}/c{k}"])
 
 
@@ -112,7 +112,7 @@ def _pairs(mp: MetaPrompt, k: int, data: Collected) -> list[tuple[str, str, str,
     if mp.kind == "open":
         return []
     picked = _chosen(mp, k, data)
-    if picked is None or mp.kind == "none":
+    if picked is None or mp.kind in UNCHECKED_KINDS:
         return []
     chosen, source = picked
     pairs = []

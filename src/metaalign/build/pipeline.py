@@ -8,6 +8,7 @@ store.sqlite, <split> record files, stats.json / stats.md (deterministic) and ru
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from metaalign.errors import MetaAlignError
 from metaalign.records.io import atomic_write_text
 
 STORE_NAME = "store.sqlite"
+log = logging.getLogger("metaalign.build")
 
 
 class BuildIncomplete(MetaAlignError):
@@ -61,7 +63,7 @@ def plan_build(config: BuildConfig, inputs: Inputs) -> tuple[list[Any], list[Met
         if split != "train" and n == 0:
             continue
         chosen = select_instructions(inputs.instructions, split, n, config.seed)
-        pools = Pools(inputs.library, split)
+        pools = Pools(inputs.library, split, config.types)
         selected += chosen
         plan += [mp for i in chosen for mp in assign(i, pools, config, judged)]
     return selected, plan
@@ -118,11 +120,15 @@ def _run_stages(
         engine = engine or make_engine(config)
         sample.sample_with_engine(config, work, store, engine, config.policy.backend)
     timings["sample"] = time.perf_counter() - start
-    raw = {r["id"]: sample.candidate_text(r) for r in store.rows("candidates")}
-    queries = {i.id: i.text for i in selected}
-    missing = [j.id for j in work if j.id not in raw]
+    stored = store.rows("candidates")
+    missing = {j.id for j in work} - {r["id"] for r in stored}
     if missing:
         return plan  # candidates still pending: reported by the caller
+    raw = {r["id"]: text for r in stored if (text := sample.candidate_text(r)) is not None}
+    if len(raw) < len(stored):
+        log.warning("build: %d of %d candidates had no finished sentence; dropped", len(stored) - len(raw),
+                    len(stored))  # fmt: skip
+    queries = {i.id: i.text for i in selected}
     start = time.perf_counter()
     respond.respond_offline(config, plan, raw, store)
     items = respond.rewrite_items(config, plan, queries, raw)

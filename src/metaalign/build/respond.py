@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from metaalign.build.assign import MetaPrompt, derive_seed
+from metaalign.build.assign import UNCHECKED_KINDS, MetaPrompt, derive_seed
 from metaalign.build.build_config import BuildConfig
 from metaalign.build.runner import progress_bar, run_calls
 from metaalign.build.store import BuildStore
@@ -88,7 +88,7 @@ def offline_rows(mp: MetaPrompt, k: int, raw: str, *, chosen: bool) -> list[dict
     conflict of checks, the version that follows the losing tier."""
     rows = []
     expected = expected_for(mp)
-    if chosen and mp.kind == "none":
+    if chosen and mp.kind in UNCHECKED_KINDS:
         rows.append(_response(mp, k, "chosen", "raw", raw, None, {"raw_passes": True}))
     elif chosen and mp.kind == "safety":
         text = refusal(mp.id, k)
@@ -114,7 +114,7 @@ class Item:
 
 
 def uses_rewrite(config: BuildConfig, mp: MetaPrompt) -> bool:
-    return mp.kind == "open" or (config.response_path == "rewrite" and mp.kind != "none")
+    return mp.kind == "open" or (config.response_path == "rewrite" and mp.kind not in UNCHECKED_KINDS)
 
 
 def respond_offline(
@@ -122,20 +122,23 @@ def respond_offline(
 ) -> None:
     """Offline responses for every meta-prompt not done yet, one transaction per meta-prompt."""
     done = store.ids("responses")
-    todo = [mp for mp in plan if _offline_ids(config, mp) - done]
+    todo = [mp for mp in plan if _offline_ids(config, mp, raw) - done]
     with progress_bar(config, len(plan), "respond (offline)", initial=len(plan) - len(todo)) as bar:
         for mp in todo:
             rows = []
             for k in range(config.candidates):
-                text = raw[f"{mp.instruction_id}/c{k}"]
-                rows += offline_rows(mp, k, text, chosen=not uses_rewrite(config, mp))
+                text = raw.get(f"{mp.instruction_id}/c{k}")
+                if text is not None:  # None: a candidate with no finished sentence, dropped
+                    rows += offline_rows(mp, k, text, chosen=not uses_rewrite(config, mp))
             store.put_many("responses", rows)
             bar.update(1)
 
 
-def _offline_ids(config: BuildConfig, mp: MetaPrompt) -> set[str]:
+def _offline_ids(config: BuildConfig, mp: MetaPrompt, raw: dict[str, str]) -> set[str]:
     ids = set()
     for k in range(config.candidates):
+        if f"{mp.instruction_id}/c{k}" not in raw:
+            continue
         if not uses_rewrite(config, mp):
             ids.add(response_id(mp.id, k, "chosen"))
         if mp.kind == "conflict":
@@ -157,6 +160,7 @@ def rewrite_items(
         for mp in plan
         if uses_rewrite(config, mp)
         for k in range(config.candidates)
+        if f"{mp.instruction_id}/c{k}" in raw
     ]
 
 

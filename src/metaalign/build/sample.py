@@ -38,16 +38,30 @@ def jobs(instructions: Sequence[Any], candidates: int) -> list[CandidateJob]:
 
 
 _SENTENCE_END = re.compile(r"[.!?][\"')\]]*(?=\s|$)")
+_NOT_A_SENTENCE = re.compile(r"(?:^|\s)\(?(?:\d+|[A-Za-z])\.$")  # "1." "(2." "a.": list markers
 
 
-def candidate_text(row: dict[str, Any]) -> str:
-    """A stored candidate as the later stages use it: one cut off by max_new_tokens loses its
-    unfinished last sentence (when at least half the text remains), so no target ends mid-word."""
+def sentence_ends(text: str) -> list[int]:
+    """Offsets just past each real sentence end: a list marker such as "1." or "b." is not one."""
+    ends = []
+    for m in _SENTENCE_END.finditer(text):
+        stop = m.start() + 1
+        if not _NOT_A_SENTENCE.search(text[max(0, stop - 6) : stop]) and re.search(r"[A-Za-z]", text[:stop]):
+            ends.append(m.end())
+    return ends
+
+
+def candidate_text(row: dict[str, Any]) -> str | None:
+    """A stored candidate as the later stages use it, or None when it has no usable body.
+
+    One cut off by max_new_tokens keeps only its finished sentences (it is None when it has
+    none), so no target ends mid-sentence or on a bare list marker such as "1.".
+    """
     text = row["text"]
     if row["finish_reason"] != "length":
-        return text
-    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
-    return text[: ends[-1]].rstrip() if ends and ends[-1] >= len(text) / 2 else text
+        return text or None
+    ends = sentence_ends(text)
+    return text[: ends[-1]].rstrip() if ends else None
 
 
 def request(config: BuildConfig, query: str, seed: int) -> GenerationRequest:
