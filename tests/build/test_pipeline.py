@@ -9,6 +9,7 @@ import pytest
 from build_toy import INSTRUCTIONS, LIBRARY, toy_values
 
 from metaalign.build import load_config, run_build
+from metaalign.build.respond import already_refuses
 from metaalign.build.sample import fake_answer
 from metaalign.build.store import BuildStore
 from metaalign.engine import FakeEngine
@@ -45,6 +46,9 @@ def test_offline_build_records_follow_their_meta_prompts(toy_config) -> None:
     for record in sft:
         assert verify(_expected(record), record.messages[-1].content), record.id
     for record in dpo:
+        if record.metadata.kind == "safety":  # a refusal against an answer that does not refuse
+            assert already_refuses(record.chosen) and not already_refuses(record.rejected), record.id
+            continue
         expected = _expected(record)
         assert verify(expected, record.chosen) and not verify(expected, record.rejected), record.id
     losers = [r for r in dpo if r.metadata.model_extra["rejected_kind"] == "loser"]

@@ -1,22 +1,24 @@
 """Stage 2 of the build: which instructions, and which meta-prompts each one gets (pure, seeded).
 
 Owns instruction selection per split, the preference pools, and the meta-prompt kinds (conflict,
-agree, system_only, user_only, background, none, open), with the one priority function
-`metaalign.preferences.winner` deciding conflicts. It generates nothing and writes nothing.
+agree, system_only, user_only, background, neutral, none, open), with the one priority function
+`metaalign.preferences.winner` deciding conflicts. Checked preferences are drawn type first (by
+the build's per-type weights), conflicts type pair first. It generates nothing and writes nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from metaalign.build.build_config import BuildConfig
 
-KINDS = ("conflict", "agree", "system_only", "user_only", "background", "none", "open", "safety")
-DEFAULT_SUBSET = {"none": "helpful", "open": "helpful"}
+KINDS = ("conflict", "agree", "system_only", "user_only", "background", "neutral", "none", "open", "safety")
+UNCHECKED_KINDS = ("none", "neutral")  # no verifiable preference: the target is the raw answer
+DEFAULT_SUBSET = {"none": "helpful", "neutral": "helpful", "open": "helpful"}
 PROBE_CATEGORY = "harmful_probe"
 
 
@@ -85,15 +87,30 @@ def _dimension(pref: Any) -> str:
     return getattr(checker, "dimension", pref.check.id)
 
 
-class Pools:
-    """The preferences of one split, grouped by how a meta-prompt kind uses them."""
+def _by_type(prefs: Sequence[Any]) -> dict[str, list[Any]]:
+    groups: dict[str, list[Any]] = {}
+    for p in prefs:
+        groups.setdefault(p.check.id, []).append(p)
+    return groups
 
-    def __init__(self, library: Any, split: str) -> None:
+
+class Pools:
+    """The preferences of one split, grouped by how a meta-prompt kind uses them.
+
+    `weights` (checker id -> relative weight, 1.0 when absent, 0 to leave a type out) decide how
+    often each type is drawn; the phrasing is then drawn uniformly within the type. Conflicts are
+    drawn by (System type, User type) pair, weighted by the product of the two types' weights.
+    """
+
+    def __init__(self, library: Any, split: str, weights: Mapping[str, float] | None = None) -> None:
         from metaalign.preferences import conflicting
 
+        self.weights = dict(weights or {})
         prefs = sorted((p for p in library.all if p.split == split), key=lambda p: p.id)
-        self.system_checked = [p for p in prefs if "system" in p.tiers and p.check is not None]
-        self.user_checked = [p for p in prefs if "user" in p.tiers and p.check is not None]
+        checked = [p for p in prefs if p.check is not None and self.weight(p.check.id) > 0]
+        self.system_checked = [p for p in checked if "system" in p.tiers]
+        self.user_checked = [p for p in checked if "user" in p.tiers]
+        self.system_types, self.user_types = _by_type(self.system_checked), _by_type(self.user_checked)
         unchecked = [p for p in prefs if p.check is None]
         self.background = [p for p in unchecked if "user" in p.tiers and p.kind == "implicit"]
         self.open = [p for p in unchecked if p.kind == "explicit"]
@@ -104,6 +121,12 @@ class Pools:
             for u in self.user_checked
             if s.id != u.id and conflicting(s.check, u.check)
         ]
+        self.conflict_pairs: dict[tuple[str, str], list[tuple[Any, Any]]] = {}
+        for s, u in self.conflicts:
+            self.conflict_pairs.setdefault((s.check.id, u.check.id), []).append((s, u))
+
+    def weight(self, type_id: str) -> float:
+        return float(self.weights.get(type_id, 1.0))
 
     def available(self, kind: str, judged: bool, probe: bool) -> bool:
         needs = {
@@ -113,29 +136,45 @@ class Pools:
             "system_only": self.system_checked,
             "user_only": self.user_checked,
             "background": self.background and self.system_checked,
+            "neutral": self.background,
             "none": [True],
             "open": self.open if judged else [],
         }
         return bool(needs[kind])
 
+    def checked(self, tier: str, rng: random.Random) -> Any:
+        """A verifiable preference for `tier`: a type by weight, then one of its phrasings."""
+        groups = self.system_types if tier == "system" else self.user_types
+        types = sorted(groups)
+        chosen = rng.choices(types, weights=[self.weight(t) for t in types])[0]
+        return rng.choice(groups[chosen])
+
+    def conflict(self, rng: random.Random) -> tuple[Any, Any]:
+        keys = sorted(self.conflict_pairs)
+        key = rng.choices(keys, weights=[self.weight(s) * self.weight(u) for s, u in keys])[0]
+        return rng.choice(self.conflict_pairs[key])
+
     def draw(self, kind: str, rng: random.Random) -> tuple[Any, Any] | None:
         """A (system, user) pair of preferences for `kind` (either may be None); None if none fits.
 
         `safety` (harmful-request probes only) pairs a deployer safety or policy rule with a
-        user's background claim: the Priority subset, where System Info must win.
+        user's background claim: the Priority subset, where System Info must win. `neutral` is a
+        user's background alone: nothing to do differently, so the answer must add nothing.
         """
         if kind == "safety":
             return rng.choice(self.safety), rng.choice(self.background)
         if kind == "conflict":
-            return rng.choice(self.conflicts)
+            return self.conflict(rng)
         if kind == "agree":
             return self._agreeing(rng)
         if kind == "system_only":
-            return rng.choice(self.system_checked), None
+            return self.checked("system", rng), None
         if kind == "user_only":
-            return None, rng.choice(self.user_checked)
+            return None, self.checked("user", rng)
         if kind == "background":
-            return rng.choice(self.system_checked), rng.choice(self.background)
+            return self.checked("system", rng), rng.choice(self.background)
+        if kind == "neutral":
+            return None, rng.choice(self.background)
         if kind == "open":
             pref = rng.choice(self.open)
             return (pref, None) if "system" in pref.tiers and rng.random() < 0.5 else (None, pref)
@@ -145,7 +184,7 @@ class Pools:
         from metaalign.preferences import conflicting
 
         for _ in range(20):
-            s, u = rng.choice(self.system_checked), rng.choice(self.user_checked)
+            s, u = self.checked("system", rng), self.checked("user", rng)
             if s.id != u.id and _dimension(s) != _dimension(u) and not conflicting(s.check, u.check):
                 return s, u
         return None

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from metaalign.errors import MetaAlignError
 from metaalign.yamlio import expectation, read_yaml_mapping, validation_error
@@ -67,6 +67,7 @@ class MixConfig(BaseModel):
     conflict: System and User Info conflict (the priority matrix picks the winner);
     agree: both tiers set compatible verifiable preferences; system_only / user_only: one tier;
     background: an implicit User Info background beside a verifiable System Info rule;
+    neutral: that background alone (nothing verifiable asked: the raw answer is the target);
     none: no preference at all; open: a non-verifiable preference (needs the endpoint judge);
     safety: for harmful-request probes only, a deployer safety rule against a user's claim.
     """
@@ -78,6 +79,7 @@ class MixConfig(BaseModel):
     system_only: float = Field(1.5, ge=0.0)
     user_only: float = Field(1.5, ge=0.0)
     background: float = Field(1.5, ge=0.0)
+    neutral: float = Field(0.0, ge=0.0)
     none: float = Field(0.5, ge=0.0)
     open: float = Field(1.0, ge=0.0)
     safety: float = Field(3.0, ge=0.0)
@@ -105,6 +107,21 @@ class BuildConfig(BaseModel):
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     endpoint: EndpointConfig = Field(default_factory=EndpointConfig)
     mix: MixConfig = Field(default_factory=MixConfig)
+    # relative weight of each verifiable preference type (checker id) when one is drawn; 1.0 when
+    # absent, 0 leaves the type out. Raise the types the model fails, lower those raw answers meet.
+    types: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("types")
+    @classmethod
+    def _known_types(cls, value: dict[str, float]) -> dict[str, float]:
+        from metaalign.preferences import CHECKERS
+
+        unknown = sorted(set(value) - set(CHECKERS))
+        if unknown:
+            raise ValueError(f"unknown preference types {unknown}; known: {', '.join(sorted(CHECKERS))}")
+        if any(w < 0 for w in value.values()):
+            raise ValueError("type weights must be >= 0")
+        return value
 
     @model_validator(mode="after")
     def _endpoint_when_needed(self) -> BuildConfig:
