@@ -25,7 +25,7 @@ def test_regenerating_gives_the_shipped_file(tmp_path: Path) -> None:
 
 def test_size_types_phrasings_and_placements(suite) -> None:
     assert len(suite) >= 1000
-    assert suite.split == "verifiable-v1"
+    assert suite.split == "verifiable-v2"
     assert {c.placement for c in suite.cases} == set(PLACEMENTS)
     phrasings: dict[tuple[str, str], set[str]] = defaultdict(set)
     for c in suite.cases:
@@ -74,3 +74,40 @@ def test_checks_are_what_the_priority_matrix_expects(suite) -> None:
         if c.placement == "conflict":
             assert sorted(x.expect for x in c.checks) == [False, True]
             assert next(x.tier for x in c.checks if x.expect) == c.winner
+
+
+def test_every_case_can_be_passed_within_the_eval_token_budget(suite) -> None:
+    """A constructed answer passes each case's checks (the winner's, and not the loser's) and
+    fits in the smallest token budget we evaluate with (the quickstart's) with the embedded model's
+    tokenizer: no case is unpassable. Controls pass with a plain answer."""
+    from metaalign.eval.verifiable import MAX_NEW_TOKENS
+    from metaalign.models import load_tokenizer
+    from metaalign.preferences import Check, check, satisfy_checks
+    from metaalign.quickstart.config import load_quickstart_config
+
+    budget = min(MAX_NEW_TOKENS, load_quickstart_config().eval.max_new_tokens)
+    tokenizer = load_tokenizer("smollm2-135m")
+    for c in suite.cases:
+        wanted = [Check(x.id, dict(x.params)) for x in c.checks if x.expect]
+        answer = satisfy_checks(wanted, suite_gen.PLAIN_ANSWERS[1])
+        outcomes = [check(Check(x.id, dict(x.params)), answer) for x in c.checks]
+        assert outcomes == [x.expect for x in c.checks], (c.id, answer)
+        assert len(tokenizer(answer)["input_ids"]) <= budget, (c.id, answer)
+
+
+def test_every_tested_count_is_a_count_training_shows() -> None:
+    """Counted formats (n items, n paragraphs) are tested only with counts some training phrasing
+    uses; limits (at most / at least n) only inside the range training spans."""
+    from metaalign.preferences import load_library
+
+    exact = {"bullet_list", "highlighted", "numbered_list", "paragraphs", "placeholders"}
+    seen: dict[str, set[int]] = defaultdict(set)
+    tested: dict[str, set[int]] = defaultdict(set)
+    for pref in load_library().all:
+        if pref.check is not None and "n" in pref.check.params:
+            (seen if pref.split == "train" else tested)[pref.check.id].add(int(pref.check.params["n"]))
+    for type_, counts in tested.items():
+        if type_ in exact:
+            assert counts <= seen[type_], (type_, counts - seen[type_])
+        else:
+            assert min(seen[type_]) <= min(counts) and max(counts) <= max(seen[type_]), type_

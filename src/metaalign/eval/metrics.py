@@ -94,10 +94,10 @@ def verifiable_metrics(
       preference (or two agreeing) whose checks all pass;
     conflict, conflict/system-wins, conflict/user-wins: the winning tier's checks pass AND the
       losing tier's do not; conflict/winner-followed and conflict/loser-followed split that up;
-    leakage: share of controls (no preference stated) where a check passes anyway;
+    leakage: share of controls (no preference stated) where any check passes anyway;
     truncated: share of answers cut at max_new_tokens;
     type/<id>: adherence per preference type (system, user and both placements);
-    leakage/<id>: leakage per type.
+    leakage/<id>: share of controls showing type <id> (any of its checked parameter sets).
     """
     groups: dict[str, list[bool]] = {}
 
@@ -117,7 +117,12 @@ def verifiable_metrics(
             add("conflict/loser-followed", s.unwanted_followed)
         else:
             add("leakage", s.unwanted_followed)
-            add(f"leakage/{s.case.type}", s.unwanted_followed)
+            shown: dict[str, bool] = {}
+            for outcome, c in zip(s.outcomes, s.case.checks, strict=True):
+                if not c.expect:
+                    shown[c.id] = shown.get(c.id, False) or outcome
+            for type_, flag in shown.items():
+                add(f"leakage/{type_}", flag)
         add("truncated", s.truncated)
     return {
         name: proportion(flags, seed=_metric_seed(seed, name), resamples=resamples)

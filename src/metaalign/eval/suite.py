@@ -19,7 +19,7 @@ from metaalign.errors import RecordError
 
 PLACEMENTS = ("system", "user", "both", "conflict", "none")
 TIERS = ("system", "user")
-BUILTIN_SUITE = "verifiable.v1"
+BUILTIN_SUITE = "verifiable.v2"
 _REQUIRED = ("id", "split", "instruction", "placement", "type", "checks")
 
 
