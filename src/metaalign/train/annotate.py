@@ -24,6 +24,7 @@ class AnnotationStats:
     on_policy: int = 0
     off_policy: int = 0
     judged: int = 0
+    from_build: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
 
     def skip(self, reason: str) -> None:
@@ -31,7 +32,7 @@ class AnnotationStats:
 
     def as_dict(self) -> dict[str, Any]:
         return {"on_policy": self.on_policy, "off_policy": self.off_policy, "judged": self.judged,
-                "skipped": dict(self.skipped)}  # fmt: skip
+                "from_build": self.from_build, "skipped": dict(self.skipped)}  # fmt: skip
 
 
 def expected_from(record: PreferenceRecord) -> list[ExpectedCheck]:
@@ -112,12 +113,43 @@ async def judged_pair(
     return _pair(record, chosen, rejected, off_policy=False, judge=verdict.prompt_version)
 
 
+def stratified(records: Sequence[PreferenceRecord], n: int | None, seed: int = 0) -> list[PreferenceRecord]:
+    """`n` records (all when None) spread over (kind, winning check types, placement) groups:
+    one from each group in turn, groups and their members in a seeded order."""
+    import random
+
+    groups: dict[tuple, list[PreferenceRecord]] = {}
+    for record in records:
+        meta = record.metadata.model_extra or {}
+        wanted = tuple(sorted(c["id"] for c in meta.get("checks") or [] if c.get("expect", True)))
+        placement = (record.system_info is not None, record.user_info is not None)
+        groups.setdefault((meta.get("kind"), wanted, placement), []).append(record)
+    rng = random.Random(seed)
+    keys = sorted(groups, key=repr)
+    rng.shuffle(keys)
+    for key in keys:
+        rng.shuffle(groups[key])
+    out: list[PreferenceRecord] = []
+    limit = len(records) if n is None else min(n, len(records))
+    while len(out) < limit:
+        for key in keys:
+            if groups[key] and len(out) < limit:
+                out.append(groups[key].pop())
+    return out
+
+
 def annotate(
     records: Sequence[PreferenceRecord],
     samples: Mapping[str, Sequence[str]],
     judge: Any | None = None,
+    *,
+    build_pairs: bool = False,
 ) -> tuple[list[PreferenceRecord], AnnotationStats]:
-    """One on-policy pair per record where the rules allow; returns the pairs and the tally."""
+    """One on-policy pair per record where the rules allow; returns the pairs and the tally.
+
+    With `build_pairs`, a verifiable prompt whose samples give no pair (all pass, say) keeps the
+    build's own pair (the record's chosen and rejected), marked `source: build`.
+    """
     stats = AnnotationStats()
     pairs: list[PreferenceRecord] = []
     pending = []
@@ -126,6 +158,9 @@ def annotate(
         expected = expected_from(record)
         if expected:
             pair = verified_pair(record, texts, expected, stats)
+            if pair is None and build_pairs and record.chosen != record.rejected:
+                stats.from_build += 1
+                pair = record
             if pair is not None:
                 pairs.append(pair)
         elif judge is None:

@@ -22,7 +22,7 @@ log = logging.getLogger("metaalign.train")
 SECTIONS = ("sft", "dpo", "sample", "judge")
 SHARED = ("model", "output_dir", "threads", "seed")  # copied into each training stage
 SAMPLE_KEYS = ("prompts_file", "max_prompts", "k", "temperature", "top_p", "max_new_tokens", "seed", "chunk",
-               "batch_size")  # fmt: skip
+               "batch_size", "build_pairs")  # fmt: skip
 
 
 def split_config(config: Mapping[str, Any]) -> tuple[dict, dict, dict, dict | None]:
@@ -89,21 +89,22 @@ def make_judge(values: Mapping[str, Any] | None) -> Any | None:
 def annotate_stage(out: Path, sample: dict, judge_values: Mapping[str, Any] | None, merged: Path) -> Path:
     """samples.jsonl (resumable) then pairs.jsonl + annotation.json (written once)."""
     from metaalign.records import read_records, write_records
-    from metaalign.train.annotate import annotate
+    from metaalign.train.annotate import annotate, stratified
     from metaalign.train.sampling import SampleSettings, sample_all
 
     pairs_path = out / "pairs.jsonl"
     if pairs_path.exists() and (out / "annotation.json").exists():
         return pairs_path
     prompts = unique_prompts(read_records(sample.pop("prompts_file"), "preference").records)
-    prompts = prompts[: sample.pop("max_prompts", None) or None]
+    prompts = stratified(prompts, sample.pop("max_prompts", None) or None, int(sample.get("seed", 0)))
     batch_size = int(sample.pop("batch_size", 16))
+    build_pairs = bool(sample.pop("build_pairs", False))
     from metaalign.engine.hf import TransformersEngine
 
     engine = TransformersEngine.from_pretrained(str(merged), batch_size=batch_size)
     samples = sample_all(engine, prompts, SampleSettings(**sample), out / "samples.jsonl")
     judge = make_judge(judge_values)
-    pairs, stats = annotate(prompts, samples, judge)
+    pairs, stats = annotate(prompts, samples, judge, build_pairs=build_pairs)
     for reason, count in stats.skipped.items():
         log.warning("annotation: skipped %d prompts: %s", count, reason)
     if not pairs:
