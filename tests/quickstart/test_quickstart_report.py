@@ -36,11 +36,14 @@ def test_single_tier_weights_each_placement_by_its_cases() -> None:
 
 def test_targets_compare_with_the_thresholds_and_the_base_leakage() -> None:
     base = {"leakage": 0.02}
-    got = targets(base, {"single_tier_adherence": 0.5, "conflict_accuracy": 0.79, "leakage": 0.07})
+    got = targets(base, {"single_tier_adherence": 0.65, "conflict_accuracy": 0.74, "leakage": 0.04})
     assert got["single_tier_adherence"]["met"] and not got["conflict_accuracy"]["met"]
-    assert got["leakage"]["met"]  # 0.07 <= 0.02 + 0.05
-    over = targets(base, {"single_tier_adherence": 0.4, "conflict_accuracy": 0.9, "leakage": 0.0701})
+    assert got["leakage"]["met"]  # 0.04 <= 0.02 + 0.02
+    over = targets(base, {"single_tier_adherence": 0.6, "conflict_accuracy": 0.9, "leakage": 0.0401})
     assert not over["leakage"]["met"] and not over["single_tier_adherence"]["met"]
+    strict = {"single_tier_adherence": 0.8, "conflict_accuracy": 0.9, "leakage_over_base": 0.02}
+    assert not targets(base, {"single_tier_adherence": 0.79, "conflict_accuracy": 0.9, "leakage": 0.0},
+                       strict)["single_tier_adherence"]["met"]  # fmt: skip
 
 
 def _summary() -> dict:
@@ -56,8 +59,8 @@ def test_summary_and_section_carry_the_figures_date_and_command() -> None:
     section = readme_section(summary)
     assert section.startswith(START) and section.endswith(END)
     assert "2026-11-28" in section and "`metaalign quickstart`" in section
-    assert "| conflict resolution accuracy | 0.200 | 0.850 | >= 0.80 | yes |" in section
-    assert "| leakage (lower is better) | 0.020 | 0.080 | <= 0.070 (base + 0.05) | **no** |" in section
+    assert "| conflict resolution accuracy | 0.200 | 0.850 | >= 0.75 | yes |" in section
+    assert "| leakage (lower is better) | 0.020 | 0.080 | <= 0.040 (base + 0.02) | **no** |" in section
 
 
 def test_publish_replaces_only_the_marked_section(tmp_path: Path) -> None:
@@ -90,3 +93,14 @@ def test_the_readme_results_are_the_published_run_not_typed() -> None:
     assert readme_section(summary) in (root / "README.md").read_text()
     assert (root / "docs" / "results" / "quickstart.png").read_bytes().startswith(b"\x89PNG")
     assert summary["command"] == "metaalign quickstart"  # the full run, not --fast
+
+
+def test_types_at_zero_and_the_per_type_table() -> None:
+    trained = {**TRAINED, "type/all_caps": est(0.0, 9), "type/json_object": est(1.0, 9)}
+    base = {**BASE, "type/all_caps": est(0.0, 9), "type/json_object": est(0.25, 9)}
+    summary = summarize({"base": base, "metaaligned": trained}, {"sft": 60.0}, date="d", command="c")
+    assert summary["types"]["metaaligned"] == {"all_caps": 0.0, "json_object": 1.0}
+    assert summary["targets"]["types_at_zero"] == {"target": "none", "met": False, "types": ["all_caps"]}
+    section = readme_section(summary)
+    assert "| preference types never followed | - | 1 | none | **no** (all_caps) |" in section
+    assert "| json_object | 0.25 | 1.00 |" in section and "| all_caps | 0.00 | 0.00 |" in section

@@ -29,6 +29,16 @@ class EvalSettings(BaseModel):
     batch_size: int = Field(16, ge=1)
 
 
+class Targets(BaseModel):
+    """What the report calls met: the MetaAligned model's figures on the eval slice."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    single_tier_adherence: float = Field(0.65, ge=0.0, le=1.0)
+    conflict_accuracy: float = Field(0.75, ge=0.0, le=1.0)
+    leakage_over_base: float = Field(0.02, ge=0.0, le=1.0)  # leakage at most the base model's + this
+
+
 class QuickstartConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -38,6 +48,7 @@ class QuickstartConfig(BaseModel):
     build: dict[str, Any] = Field(default_factory=dict)
     train: dict[str, Any] = Field(default_factory=dict)
     eval: EvalSettings = Field(default_factory=EvalSettings)
+    targets: Targets = Field(default_factory=Targets)
 
 
 def load_quickstart_config(path: str | Path = DEFAULT_CONFIG) -> QuickstartConfig:

@@ -160,7 +160,8 @@ def run_quickstart(config: QuickstartConfig, workdir: Path, *, command: str) -> 
     compare(runs, layout.report)
     reports = {r.systems[0].name: {k: v.to_json() for k, v in r.systems[0].metrics.items()} for r in runs}
     today = datetime.datetime.now(datetime.UTC).date().isoformat()
-    summary = summarize(reports, stage_seconds(done), date=today, command=command)
+    goals = config.targets.model_dump()
+    summary = summarize(reports, stage_seconds(done), date=today, command=command, goals=goals)
     (layout.report / SUMMARY_NAME).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     (layout.report / "README-section.md").write_text(readme_section(summary) + "\n", encoding="utf-8")
     return summary

@@ -36,29 +36,55 @@ def headline(metrics: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
     }
 
 
-def targets(base: Mapping[str, float], trained: Mapping[str, float]) -> dict[str, dict[str, Any]]:
+def per_type(metrics: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+    """Adherence per preference type (`type/<id>` metrics), keyed by the type's id."""
+    return {k.split("/", 1)[1]: v["value"] for k, v in metrics.items() if k.startswith("type/")}
+
+
+# the quickstart's default targets (QuickstartConfig.targets; a recipe may set stricter ones)
+TARGETS = {"single_tier_adherence": 0.65, "conflict_accuracy": 0.75, "leakage_over_base": 0.02}
+
+
+def targets(
+    base: Mapping[str, float], trained: Mapping[str, float], goals: Mapping[str, float] = TARGETS
+) -> dict[str, dict[str, Any]]:
     """Each target with its threshold and whether the MetaAligned model met it."""
-    limit = base["leakage"] + 0.05
+    limit = base["leakage"] + goals["leakage_over_base"]
+    single, conflict = goals["single_tier_adherence"], goals["conflict_accuracy"]
     rows = {
-        "single_tier_adherence": (">= 0.50", trained["single_tier_adherence"] >= 0.50),
-        "conflict_accuracy": (">= 0.80", trained["conflict_accuracy"] >= 0.80),
-        "leakage": (f"<= {limit:.3f} (base + 0.05)", trained["leakage"] <= limit),
+        "single_tier_adherence": (f">= {single:.2f}", trained["single_tier_adherence"] >= single),
+        "conflict_accuracy": (f">= {conflict:.2f}", trained["conflict_accuracy"] >= conflict),
+        "leakage": (
+            f"<= {limit:.3f} (base + {goals['leakage_over_base']:.2f})",
+            trained["leakage"] <= limit,
+        ),
     }
     return {name: {"target": text, "met": bool(met)} for name, (text, met) in rows.items()}
 
 
 def summarize(
-    reports: Mapping[str, Mapping[str, Any]], seconds: Mapping[str, float], *, date: str, command: str
+    reports: Mapping[str, Mapping[str, Any]],
+    seconds: Mapping[str, float],
+    *,
+    date: str,
+    command: str,
+    goals: Mapping[str, float] = TARGETS,
 ) -> dict[str, Any]:
     """reports: system name ('base', 'metaaligned') -> its metrics as saved in report.json."""
     figures = {name: headline(metrics) for name, metrics in reports.items()}
     n_cases = sum(int(reports["metaaligned"][k]["n"]) for k in ("adherence", "conflict", "leakage"))
+    types = {name: per_type(metrics) for name, metrics in reports.items()}
+    zeros = sorted(t for t, v in types["metaaligned"].items() if v == 0)
     return {
         "date": date,
         "command": command,
         "cases": n_cases,
         "figures": figures,
-        "targets": targets(figures["base"], figures["metaaligned"]),
+        "types": types,
+        "targets": {
+            **targets(figures["base"], figures["metaaligned"], goals),
+            "types_at_zero": {"target": "none", "met": not zeros, "types": zeros},
+        },
         "stage_seconds": dict(seconds),
         "total_minutes": round(sum(seconds.values()) / 60, 1),
     }
@@ -78,6 +104,12 @@ def readme_section(summary: Mapping[str, Any], plot: str = f"docs/results/{PLOT_
         goal = summary["targets"].get(key) or {"target": "-"}
         met = "-" if "met" not in goal else ("yes" if goal["met"] else "**no**")
         rows.append(f"| {label} | {base[key]:.3f} | {trained[key]:.3f} | {goal['target']} | {met} |")
+    zeros = summary["targets"].get("types_at_zero")
+    if zeros is not None:
+        met = "yes" if zeros["met"] else "**no** (" + ", ".join(zeros["types"]) + ")"
+        rows.append(f"| preference types never followed | - | {len(zeros['types'])} | none | {met} |")
+    if summary.get("types"):
+        rows += ["", *type_rows(summary["types"])]
     times = ", ".join(f"{name} {s / 60:.1f}" for name, s in summary["stage_seconds"].items())
     return "\n".join(
         [
@@ -93,6 +125,19 @@ def readme_section(summary: Mapping[str, Any], plot: str = f"docs/results/{PLOT_
             END,
         ]
     )
+
+
+def type_rows(types: Mapping[str, Mapping[str, float]]) -> list[str]:
+    """Adherence per preference type, base beside MetaAligned (a folded Markdown table)."""
+    base, trained = types.get("base", {}), types.get("metaaligned", {})
+    rows = [
+        "<details><summary>Adherence per preference type</summary>",
+        "",
+        "| type | base | MetaAligned |",
+        "|---|---:|---:|",
+    ]
+    rows += [f"| {t} | {base.get(t, float('nan')):.2f} | {trained[t]:.2f} |" for t in sorted(trained)]
+    return [*rows, "", "</details>"]
 
 
 def publish(report_dir: Path, readme: Path, results_dir: Path) -> None:
