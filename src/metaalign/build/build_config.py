@@ -110,6 +110,8 @@ class BuildConfig(BaseModel):
     # relative weight of each verifiable preference type (checker id) when one is drawn; 1.0 when
     # absent, 0 leaves the type out. Raise the types the model fails, lower those raw answers meet.
     types: dict[str, float] = Field(default_factory=dict)
+    # framed variants added per verifiable train phrasing and tier (preferences/data/frames.v1.yaml)
+    paraphrases: int = Field(0, ge=0)
 
     @field_validator("types")
     @classmethod

@@ -63,7 +63,12 @@ def plan_build(config: BuildConfig, inputs: Inputs) -> tuple[list[Any], list[Met
         if split != "train" and n == 0:
             continue
         chosen = select_instructions(inputs.instructions, split, n, config.seed)
-        pools = Pools(inputs.library, split, config.types)
+        library = inputs.library
+        if split == "train" and config.paraphrases:
+            from metaalign.preferences.paraphrase import with_paraphrases
+
+            library = with_paraphrases(library, config.paraphrases, config.seed)
+        pools = Pools(library, split, config.types)
         selected += chosen
         plan += [mp for i in chosen for mp in assign(i, pools, config, judged)]
     return selected, plan
