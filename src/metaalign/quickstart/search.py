@@ -64,18 +64,29 @@ def _build(settings: Mapping[str, Any], root: Path) -> Path:
 
 
 def _train(settings: Mapping[str, Any], build: Path, out: Path) -> Path:
-    """SFT (and on-policy DPO unless `train.dpo` is absent); returns the exported model folder."""
+    """SFT (and on-policy DPO unless `train.dpo` is absent); returns the exported model folder.
+
+    The SFT run is shared by every variant with the same build and SFT settings (root/sft/<hash>),
+    so DPO variants of one SFT model train it once.
+    """
     from metaalign.train.run import train_sft
     from metaalign.train.two_stage_pipeline import export_once, two_stage
 
     train = dict(settings.get("train", {}))
     shared = {k: settings[k] for k in ("model", "seed", "threads") if k in settings}
     sft = {**train.get("sft", {}), "train_file": str(build / "sft_train.jsonl")}
+    sft_dir = out.parent / "sft" / _fingerprint({**shared, **sft})
+    sft_run = train_sft({**shared, **sft, "output_dir": str(sft_dir)})
     if not train.get("dpo"):
-        run = train_sft({**shared, **sft, "output_dir": str(out / "sft")})
-        return export_once(run, out / "model")
+        return export_once(sft_run, out / "model")
+    merged = export_once(sft_run, sft_dir.with_name(sft_dir.name + "-merged"))
+    run_dir = out / "train"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for name, target in (("sft", sft_run), ("sft-merged", merged)):  # two_stage finds them done
+        if not (run_dir / name).exists():
+            (run_dir / name).symlink_to(target.resolve(), target_is_directory=True)
     sample = {**train.get("sample", {}), "prompts_file": str(build / "dpo_train.jsonl")}
-    run = two_stage({**train, **shared, "sft": sft, "sample": sample, "output_dir": str(out / "train")})
+    run = two_stage({**train, **shared, "sft": sft, "sample": sample, "output_dir": str(run_dir)})
     return export_once(run, out / "model")
 
 
