@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from metaalign.quickstart.search import merged, table, variant_settings
+from metaalign.quickstart.search import TABLE_END, TABLE_START, merged, table, variant_settings, write_table
 
 SEARCHES = sorted((Path(__file__).resolve().parents[2] / "recipes" / "search").glob("*.yaml"))
 SEARCH = {
@@ -42,7 +42,7 @@ def test_the_table_names_changes_zero_types_and_the_rerun_command() -> None:
     text = table([result], SEARCH, "python -m metaalign.quickstart.search s.yaml")
     row = text.splitlines()[2]
     assert row.startswith("| full | 0.500 | 0.250 | 0.125 | all_caps | 3.2 |")
-    assert "train.sft.use_peft=False" in row and "train.dpo.beta removed" in row
+    assert "train.sft.use_peft=False" in row and "train.dpo removed" in row
     assert (
         "train.sft.lora_r removed" in row
         and "`python -m metaalign.quickstart.search s.yaml --only full`" in row
@@ -64,3 +64,13 @@ def test_shipped_searches_start_with_their_command_and_validate(path: Path) -> N
         sft_config({**train.get("sft", {}), "output_dir": "x"})
         if train.get("dpo"):
             dpo_config({**train["dpo"], "output_dir": "x"})
+
+
+def test_the_table_replaces_only_what_sits_between_its_markers(tmp_path: Path) -> None:
+    doc = tmp_path / "recipes.md"
+    doc.write_text(f"intro\n{TABLE_START}\nold rows\n{TABLE_END}\nafter\n")
+    write_table(doc, "| new |\n")
+    assert doc.read_text() == f"intro\n{TABLE_START}\n| new |\n{TABLE_END}\nafter\n"
+    fresh = tmp_path / "fresh.md"
+    write_table(fresh, "| t |\n")
+    assert fresh.read_text() == "| t |\n"

@@ -105,6 +105,19 @@ TRAIN_RECIPES = sorted(p for p in RECIPES.glob("*/*.yaml") if p.parent.name not 
 @pytest.mark.parametrize("path", TRAIN_RECIPES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_recipes_start_with_their_command_and_name_known_fields(path: Path) -> None:
     first = path.read_text().splitlines()[0]
+    if first.startswith("# metaalign quickstart"):  # a whole-pipeline recipe: quickstart's schema
+        from metaalign.build.build_config import BuildConfig
+        from metaalign.quickstart.config import load_quickstart_config
+        from metaalign.train.two_stage_pipeline import split_config
+
+        assert first.startswith(f"# metaalign quickstart --config {path.relative_to(RECIPES.parent)}")
+        config = load_quickstart_config(path)
+        BuildConfig.model_validate(config.build)
+        sft, dpo, _, _ = split_config({**config.train, "output_dir": "x", "sample": {"prompts_file": "p"}})
+        from metaalign.train.run import dpo_config, sft_config
+
+        sft_config(sft), dpo_config(dpo)
+        return
     if path.parent.name == "accelerate":
         assert (
             first.startswith("# accelerate launch")

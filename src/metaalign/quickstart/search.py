@@ -7,6 +7,8 @@ with resume, and the Markdown table.
 Training, eval and build are their own modules'; this only wires them per variant.
 
     python -m metaalign.quickstart.search recipes/search/proxy.yaml [--only NAME ...] [--table FILE]
+
+`--only` with no names runs nothing and only rewrites the table from the finished variants.
 """
 
 from __future__ import annotations
@@ -133,18 +135,19 @@ def run_variant(search: Mapping[str, Any], name: str, root: Path) -> dict[str, A
     return result
 
 
-def _describe(settings: Mapping[str, Any], base: Mapping[str, Any]) -> str:
-    """What a variant changes from the search's shared settings, as dotted key=value pairs."""
-
-    def flat(value: Any, prefix: str = "") -> dict[str, Any]:
-        if not isinstance(value, Mapping):
-            return {prefix: value}
-        return {k: v for key, sub in value.items() for k, v in flat(sub, f"{prefix}{key}.").items()}
-
-    a, b = flat(settings), flat(base)
-    changed = [f"{k.rstrip('.')}={a[k]}" for k in sorted(a) if b.get(k) != a[k]]
-    changed += [f"{k.rstrip('.')} removed" for k in sorted(b) if k not in a]
-    return ", ".join(changed) or "(the shared settings)"
+def _describe(settings: Mapping[str, Any], base: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """What a variant changes from the search's shared settings: `a.b=v`, or `a.b removed` once
+    for a whole section the variant drops."""
+    changes = []
+    for key in sorted(set(settings) | set(base), key=str):
+        name, mine, theirs = f"{prefix}{key}", settings.get(key), base.get(key)
+        if key not in settings:
+            changes.append(f"{name} removed")
+        elif isinstance(mine, Mapping) and isinstance(theirs, Mapping):
+            changes += _describe(mine, theirs, f"{name}.")
+        elif mine != theirs:
+            changes.append(f"{name}={mine}")
+    return changes
 
 
 def table(results: Sequence[Mapping[str, Any]], search: Mapping[str, Any], command: str) -> str:
@@ -161,21 +164,35 @@ def table(results: Sequence[Mapping[str, Any]], search: Mapping[str, Any], comma
         lines.append(
             f"| {r['name']} | {f['single_tier_adherence']:.3f} | {f['conflict_accuracy']:.3f} | "
             f"{f['leakage']:.3f} | {zeros} | {r['minutes']['train']:.1f} | "
-            f"{_describe(r['settings'], base)} | {rerun} |"
+            f"{', '.join(_describe(r['settings'], base)) or '(the shared settings)'} | {rerun} |"
         )
     return "\n".join(lines) + "\n"
+
+
+TABLE_START, TABLE_END = "<!-- search-table:start -->", "<!-- search-table:end -->"
+
+
+def write_table(path: Path, text: str) -> None:
+    """The table into `path`: between its table markers when it has them, else as the whole file."""
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    if TABLE_START in old and TABLE_END in old:
+        head, rest = old.split(TABLE_START, 1)
+        text = f"{head}{TABLE_START}\n{text}{TABLE_END}{rest.split(TABLE_END, 1)[1]}"
+    path.write_text(text, encoding="utf-8")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run recipe-search variants and tabulate them.")
     parser.add_argument("search", type=Path, help="a search file, e.g. recipes/search/proxy.yaml")
-    parser.add_argument("--only", nargs="*", default=None, help="variant names (default: all)")
+    parser.add_argument(
+        "--only", nargs="*", default=None, help="variant names (default: all; none: only write the table)"
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="default: runs/search/<file stem>")
     parser.add_argument("--table", type=Path, default=None, help="write the Markdown table here")
     args = parser.parse_args(argv)
     search, _ = read_yaml_mapping(args.search, "search settings")
     root = args.workdir or Path("runs/search") / args.search.stem
-    names = args.only or list(search.get("variants") or {})
+    names = args.only if args.only is not None else list(search.get("variants") or {})
     results = []
     for name in names:
         print(f"search: {name} ...", flush=True)
@@ -187,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         order = list(search.get("variants") or {})
         done.sort(key=lambda r: order.index(r["name"]) if r["name"] in order else len(order))
         command = f"python -m metaalign.quickstart.search {args.search}"
-        args.table.write_text(table(done, search, command), encoding="utf-8")
+        write_table(args.table, table(done, search, command))
     return 0
 
 
