@@ -50,7 +50,7 @@ def _verifiable(cmds: argparse._SubParsersAction) -> None:
     p = cmds.add_parser(
         "verifiable",
         help="judge-free suite: adherence per type and placement, conflicts, leakage (95%% CIs)",
-        description="Run a verifiable suite (default: the built-in verifiable.v1) on a model and baselines.",
+        description="Run a verifiable suite (default: the built-in verifiable.v2) on a model and baselines.",
     )
     _model_args(p)
     _generation_args(p)
@@ -62,7 +62,7 @@ def _verifiable(cmds: argparse._SubParsersAction) -> None:
         help="also evaluate B: `base` (base model with the meta-prompt), `base-no-meta` (base model, "
         "preferences dropped from the prompt) or any model reference; repeatable",
     )
-    p.add_argument("--suite", default=None, help="suite JSONL file (default: the built-in verifiable.v1)")
+    p.add_argument("--suite", default=None, help="suite JSONL file (default: the built-in verifiable.v2)")
     p.add_argument(
         "--no-meta-prompt", action="store_true", help="drop the preferences from --model's prompts"
     )

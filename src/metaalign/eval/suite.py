@@ -108,7 +108,7 @@ class Suite:
 
 
 def builtin_suite_path(name: str = BUILTIN_SUITE) -> Path:
-    """The packaged suite file, e.g. `verifiable.v1` -> .../eval/suites/verifiable.v1.jsonl."""
+    """The packaged suite file, e.g. `verifiable.v2` -> .../eval/suites/verifiable.v2.jsonl."""
     return Path(str(resources.files("metaalign.eval") / "suites" / f"{name}.jsonl"))
 
 

@@ -1,7 +1,7 @@
 """Generates the built-in verifiable suite from the preference library's held-out (split=test) items.
 
 Owns the recipe (which phrasings, placements, conflicts and controls; counts; seed) and
-`python -m metaalign.eval.suite_gen [--out FILE]`, which rewrites suites/verifiable.v1.jsonl.
+`python -m metaalign.eval.suite_gen [--out FILE]`, which rewrites suites/verifiable.v2.jsonl.
 The checks, the priority matrix (`winner`) and `expected_checks` are metaalign.preferences';
 this module only picks and places. Same library + same seed = the same file, byte for byte.
 """
