@@ -84,8 +84,8 @@ def permute_qk(weight: Any, n_head: int) -> Any:
     transformers rotates (first half, second half) of a head; llama.cpp's Llama graph rotates
     adjacent pairs, so its converter reorders rows; transformers' GGUF loader undoes exactly this.
     """
-    rows = weight.shape[0]
-    return weight.reshape(n_head, 2, rows // n_head // 2, *weight.shape[1:]).swapaxes(1, 2).reshape(weight.shape)
+    half = weight.shape[0] // n_head // 2
+    return weight.reshape(n_head, 2, half, *weight.shape[1:]).swapaxes(1, 2).reshape(weight.shape)
 
 
 def tensor_kind(name: str, shape: tuple[int, ...], dtype: str) -> str:

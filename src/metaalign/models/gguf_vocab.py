@@ -112,7 +112,7 @@ def pre_tokenizer_name(spec: dict[str, Any]) -> str:
     try:
         from transformers.integrations.gguf.gguf_tokenizer_mapping import GGUF_PRE_TOKENIZER_SPLITS
     except ImportError:  # an older transformers lays this out differently
-        GGUF_PRE_TOKENIZER_SPLITS = {}  # noqa: N806
+        GGUF_PRE_TOKENIZER_SPLITS = {}
     for name, regex in GGUF_PRE_TOKENIZER_SPLITS.items():
         if regex in regexes:
             return name
@@ -121,9 +121,11 @@ def pre_tokenizer_name(spec: dict[str, Any]) -> str:
 
 def _split_regexes(node: Any) -> list[str]:
     if isinstance(node, dict):
-        found = [node["pattern"]["Regex"]] if node.get("type") == "Split" and "Regex" in node.get(
-            "pattern", {}
-        ) else []
+        found = (
+            [node["pattern"]["Regex"]]
+            if node.get("type") == "Split" and "Regex" in node.get("pattern", {})
+            else []
+        )
         for child in node.get("pretokenizers") or []:
             found += _split_regexes(child)
         return found

@@ -28,7 +28,8 @@ def meta_prompt_preamble(layout: Layout, *, system_role: bool = True) -> str:
     - Any other system message is taken as System Info, with the default User Info.
     - No system message: both tiers get their documented defaults (never the template's own
       default system prompt).
-    Without `system_role`, the block is folded into the first user turn, as the Renderer does.
+    Without `system_role`, the block is folded into the first user turn, as the Renderer does
+    (a first user turn that already holds a folded block is kept as it is).
     """
     start, tail = layout.template.split("{system_info}")  # "<System Info>\n", then the rest
     middle, end = tail.split("{user_info}")
@@ -57,7 +58,10 @@ def meta_prompt_preamble(layout: Layout, *, system_role: bool = True) -> str:
     if system_role:
         lines.append("{%- set messages = [{'role': 'system', 'content': _ma_block}] + _ma_rest -%}")
     else:
-        lines += [
+        lines += [  # a first user turn that already starts with a folded block is left alone
+            "{%- set _ma_head = _ma_rest[0]['content'] if _ma_rest else none -%}",
+            "{%- if _ma_head is string and _ma_first['role'] != 'system' and _ma_head.startswith({start})"
+            " and ({end} + {fold}) in _ma_head -%}{%- set _ma_rest = [] -%}{%- endif -%}",
             "{%- if _ma_rest -%}",
             "{%- set messages = [{'role': _ma_rest[0]['role'], 'content': _ma_block + {fold} + "
             "_ma_rest[0]['content']}] + _ma_rest[1:] -%}",

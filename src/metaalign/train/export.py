@@ -16,7 +16,8 @@ from typing import Any
 
 from metaalign.errors import MetaAlignError
 from metaalign.train.run import model_source, require_finished
-from metaalign.train.run_log import FINAL_DIR, MANIFEST_NAME as RUN_MANIFEST, read_manifest
+from metaalign.train.run_log import FINAL_DIR, read_manifest
+from metaalign.train.run_log import MANIFEST_NAME as RUN_MANIFEST
 
 log = logging.getLogger("metaalign.train")
 EXPORT_MANIFEST = "metaalign_export.json"
