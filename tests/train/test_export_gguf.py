@@ -18,6 +18,7 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -60,7 +61,9 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     work = tmp_path_factory.mktemp("gguf")
     folder = work / "runs" / "quickstart" / "model"
-    lora = LoraConfig(r=8, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], init_lora_weights=False)
+    lora = LoraConfig(  # random A and B (not the no-op init), scaled down like a short training run
+        r=8, lora_alpha=1, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], init_lora_weights=False
+    )
     merged = get_peft_model(load_model("smollm2-135m"), lora).merge_and_unload()
     merged.save_pretrained(folder)
     load_tokenizer("smollm2-135m").save_pretrained(folder)
@@ -82,8 +85,11 @@ def exported(work: Path) -> dict[str, Path]:
     """Every `metaalign` command of docs/export.md, run as written; returns the GGUF files by dtype."""
     outputs = {}
     for command in doc_commands():
+        start = time.perf_counter()
         result = cli(command, work, work / "home")
         assert result.returncode == 0, f"{command}\n{result.stderr[-2000:]}"
+        wrote = [line for line in result.stderr.splitlines() if " wrote " in line]
+        print(f"\n{command}: {time.perf_counter() - start:.1f} s in all; {' '.join(wrote)}")
         if "--format gguf" in command:
             dtype = re.search(r"--dtype (\S+)", command)
             words = shlex.split(command)

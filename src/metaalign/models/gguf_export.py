@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,6 +195,7 @@ def write_gguf(
     import gguf
 
     out.parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
     with _temporary_beside(out) as tmp:
         writer = gguf.GGUFWriter(tmp, spec.gguf_arch)
         _add_config(writer, config, name, dtype)
@@ -211,7 +213,8 @@ def write_gguf(
         if out.exists() and not force:  # appeared while we were writing
             raise MetaAlignError(f"{out}: exists; pass --force to replace it")
         os.replace(tmp, out)
-    log.warning("wrote %s (%s, %.1f MB)", out, dtype, out.stat().st_size / 1e6)
+    seconds = time.perf_counter() - start
+    log.warning("wrote %s (%s, %.1f MB) in %.1f s", out, dtype, out.stat().st_size / 1e6, seconds)
     return out
 
 

@@ -84,6 +84,12 @@ def _gguf_source(source: str | Path) -> tuple[Any, Any, str | None]:
         tokenizer = AutoTokenizer.from_pretrained(run_dir / manifest.get("final", FINAL_DIR))
         return model, tokenizer, manifest.get("model")
     ref = str(source)
+    if (path / "config.json").is_file():  # refuse an unsupported architecture before loading weights
+        from types import SimpleNamespace
+
+        from metaalign.models.gguf_export import arch_spec
+
+        arch_spec(SimpleNamespace(**json.loads((path / "config.json").read_text(encoding="utf-8"))))
     return load_model(ref, dtype="float32", device="cpu"), load_tokenizer(ref), ref
 
 
