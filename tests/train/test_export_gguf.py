@@ -5,9 +5,9 @@ embedded SmolLM2-135M with a random, non-zero LoRA merged, so a file that silent
 weights would fail. The GGUF files are loaded back through transformers (`gguf_file=`) and through
 the project's own loader (`metaalign.models`, which converts a .gguf reference once).
 
-Tolerances for f16 and q8_0: the file must hold exactly the rounded weights (checked exactly, against
-the source weights rounded in numpy by the same rule), and the rounding itself may move no logit on
-the fixed prompt by more than TOLERANCE (in logit units; measured 2026-12-04, see docs/export.md).
+Tolerances for f16 and q8_0: the file must hold exactly the rounded weights (checked against the
+source weights rounded in numpy by the same rule), and the rounding may move no logit on the fixed
+prompt further than moving every weight by its worst-case rounding error does (`worst_case_copy`).
 """
 
 from __future__ import annotations
@@ -35,8 +35,6 @@ DIALOGUE = [
     {"role": "assistant", "content": "It is a hard question with <|im_end|> strong views on both sides."},
     {"role": "user", "content": "Give me your view in 20 words."},
 ]
-# Largest |logit difference| the rounding may cause on the fixed prompt (logits span about +-30 here).
-TOLERANCE = {"f16": 0.05, "q8_0": 0.5}
 
 
 def doc_commands() -> list[str]:
@@ -165,17 +163,51 @@ def test_f32_logits_are_exact_through_transformers_and_the_projects_loader(
     assert prompt_ids(load_tokenizer(str(exported["f32"]))) == ids
 
 
+def worst_case_copy(model, dtype: str):
+    """The source model with every matrix moved by its worst-case rounding error, in a random direction.
+
+    f16 keeps 11 significant bits: an error of at most |w| * 2^-11. q8_0 stores a block of 32 values
+    as int8 times an f16 scale d = max|x| / 127: an error of at most d/2, plus 127 * d * 2^-11 for the
+    rounded scale. Real rounding errors spread evenly below that bound, so their effect on the logits
+    is about 1/sqrt(3) of this copy's: this copy's logit difference is the test's tolerance.
+    """
+    import copy
+
+    import numpy as np
+
+    from metaalign.models.gguf_export import tensor_kind
+
+    twin, rng = copy.deepcopy(model), np.random.default_rng(0)
+    with torch.no_grad():
+        for name, param in twin.named_parameters():
+            array = param.detach().numpy().astype(np.float64)
+            kind = tensor_kind(name, array.shape, dtype)
+            if kind == "F32":
+                continue
+            if kind == "F16":
+                bound = np.maximum(np.abs(array) * 2.0**-11, 2.0**-25)
+            else:
+                blocks = array.reshape(-1, 32)
+                scale = np.abs(blocks).max(axis=1, keepdims=True) / 127
+                bound = np.broadcast_to(scale * (0.5 + 127 * 2.0**-11), blocks.shape).reshape(array.shape)
+            signs = rng.choice([-1.0, 1.0], size=array.shape)
+            param.copy_(torch.from_numpy((array + signs * bound).astype(np.float32)))
+    return twin
+
+
 @pytest.mark.parametrize("dtype", ["f16", "q8_0"])
 def test_rounded_dtypes_hold_exactly_the_rounded_weights_within_tolerance(
     exported: dict, source, dtype: str
 ) -> None:
     model, tokenizer = source
     ids = prompt_ids(tokenizer)
+    expected = logits(model, ids)
     got = logits(from_gguf(exported[dtype])[0], ids)
     assert torch.allclose(got, logits(rounded_copy(model, dtype), ids), rtol=0, atol=1e-4)
-    diff = float((got - logits(model, ids)).abs().max())
-    print(f"\n{dtype}: max |logit difference| {diff:.4f} (tolerance {TOLERANCE[dtype]})")
-    assert 0 < diff <= TOLERANCE[dtype]
+    diff = float((got - expected).abs().max())
+    tolerance = float((logits(worst_case_copy(model, dtype), ids) - expected).abs().max())
+    print(f"\n{dtype}: max |logit difference| {diff:.4f}, tolerance (worst-case rounding) {tolerance:.4f}")
+    assert 0 < diff <= tolerance
 
 
 @pytest.mark.parametrize("dtype", ["f32", "q8_0"])
@@ -189,10 +221,11 @@ def test_meta_prompt_tokenizes_token_for_token_and_renders_the_same(
     assert prompt_ids(gguf_tokenizer) == prompt_ids(tokenizer)
     full = [*DIALOGUE, {"role": "assistant", "content": "Testing is sometimes needed; welfare matters."}]
     assert Renderer(gguf_tokenizer).tokenize(SI, UI, full) == Renderer(tokenizer).tokenize(SI, UI, full)
-    plain = [{"role": "system", "content": SI}, *DIALOGUE]  # what an OpenAI client sends llama-server
+    query = DIALOGUE[:1]  # no marker to neutralise: the stored template cannot escape text
+    plain = [{"role": "system", "content": SI}, *query]  # what an OpenAI client sends llama-server
     assert gguf_tokenizer.apply_chat_template(plain, tokenize=False, add_generation_prompt=True) == Renderer(
         tokenizer
-    ).text(SI, None, DIALOGUE, add_generation_prompt=True)
+    ).text(SI, None, query, add_generation_prompt=True)
 
 
 def test_render_from_the_gguf_file_matches_the_model_folder(exported: dict) -> None:

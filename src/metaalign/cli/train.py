@@ -52,6 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     export.add_argument(
         "run_dir",
+        type=Path,
         metavar="SOURCE",
         help="a finished run folder (holds metaalign_run.json); with --format gguf also a merged "
         "model folder or a model reference",
@@ -103,11 +104,11 @@ def run_export(args: argparse.Namespace) -> int:
         from metaalign.train.export import export_gguf
 
         logging.getLogger("metaalign.export").setLevel(logging.INFO)
-        print(export_gguf(args.run_dir, args.out, dtype=args.dtype or "f16", force=args.force))
+        print(export_gguf(str(args.run_dir), args.out, dtype=args.dtype or "f16", force=args.force))
         return 0
     if args.force or args.dtype is not None:
         raise MetaAlignError("--dtype and --force apply to --format gguf only")
     from metaalign.train import export_model
 
-    print(export_model(Path(args.run_dir), args.out))
+    print(export_model(args.run_dir, args.out))
     return 0
