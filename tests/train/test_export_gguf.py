@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # five CLI runs share one fixture
 torch = pytest.importorskip("torch")
 pytest.importorskip("gguf")
 
