@@ -112,3 +112,16 @@ def test_export_loads_with_plain_transformers_and_generates_like_the_adapter(res
     assert a.tolist() == b.tolist()
     with pytest.raises(Exception, match="not empty"):
         export_model(resumed_run["run_dir"], out)
+
+
+def test_gguf_export_of_the_run_holds_the_merged_weights(resumed_run: dict) -> None:
+    from transformers import AutoModelForCausalLM
+
+    from metaalign.train.export import export_gguf, finished_run, merged_model
+
+    out = export_gguf(resumed_run["run_dir"], resumed_run["root"] / "gguf" / "run.gguf", dtype="f32")
+    merged = merged_model(*finished_run(resumed_run["run_dir"])).float().eval()
+    loaded = AutoModelForCausalLM.from_pretrained(out.parent, gguf_file=out.name, dtype=torch.float32).eval()
+    ids = torch.tensor([[1, 9690, 198, 504, 3458, 282, 4649, 314, 2]])
+    with torch.no_grad():
+        assert torch.equal(loaded(ids).logits, merged(ids).logits)

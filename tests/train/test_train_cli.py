@@ -98,3 +98,26 @@ def test_toy_sft_from_the_recipe(tmp_path: Path, sft_file: Path, capsys: pytest.
     assert capsys.readouterr().out.strip().splitlines()[-1] == str(out)
     assert (out / "final" / "adapter_model.safetensors").exists()
     assert (out / "train_log.jsonl").exists() and (out / "loss.png").exists()
+
+
+def test_gguf_flags_need_the_gguf_format(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["export", str(tmp_path), "--out", str(tmp_path / "m"), "--dtype", "q8_0"]) == 2
+    assert "--dtype and --force apply to --format gguf only" in capsys.readouterr().err
+
+
+def test_gguf_export_refuses_an_existing_file_before_loading(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "model.gguf"
+    out.write_bytes(b"mine")
+    assert main(["export", "no-such-model", "--out", str(out), "--format", "gguf"]) == 2
+    assert f"{out}: exists; pass --force to replace it" in capsys.readouterr().err
+    assert out.read_bytes() == b"mine"
+
+
+def test_gguf_export_names_an_unsupported_architecture(tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "gpt2-model"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"model_type": "gpt2", "n_layer": 2}')
+    assert main(["export", str(folder), "--out", str(tmp_path / "x.gguf"), "--format", "gguf"]) == 2
+    err = capsys.readouterr().err
+    assert "architecture 'gpt2' is not supported (supported: llama, qwen2)" in err
+    assert not (tmp_path / "x.gguf").exists()

@@ -43,12 +43,31 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.set_defaults(func=run_train, entry=entry, overrides=[])
     export = sub.add_parser(
         "export",
-        help="merge a LoRA run into a standalone Hugging Face model folder",
+        help="merge a LoRA run into a standalone model folder, or write a GGUF file",
         description="Merge the adapter of a finished run (or the DPO stage of a two-stage run) into its "
-        "base model and save weights, tokenizer and chat template, loadable by transformers and vLLM.",
+        "base model and save weights, tokenizer and chat template, loadable by transformers and vLLM. "
+        "With --format gguf, write one GGUF file (llama.cpp, Ollama, LM Studio) from a run, a merged "
+        "model folder or any model reference, with the tokenizer and a chat template that places the "
+        "meta-prompt as `metaalign render` does.",
     )
-    export.add_argument("run_dir", type=Path, help="a finished run folder (holds metaalign_run.json)")
-    export.add_argument("--out", type=Path, required=True, help="new folder for the merged model")
+    export.add_argument(
+        "run_dir",
+        type=Path,
+        metavar="SOURCE",
+        help="a finished run folder (holds metaalign_run.json); with --format gguf also a merged "
+        "model folder or a model reference",
+    )
+    export.add_argument("--out", type=Path, required=True, help="new folder (hf) or file name (gguf)")
+    export.add_argument(
+        "--format", choices=("hf", "gguf"), default="hf", help="hf: a model folder (default); gguf: one file"
+    )
+    export.add_argument(
+        "--dtype",
+        choices=("f32", "f16", "q8_0"),
+        default=None,
+        help="GGUF weight type (default f16; norms stay f32)",
+    )
+    export.add_argument("--force", action="store_true", help="replace an existing GGUF file")
     export.set_defaults(func=run_export)
 
 
@@ -78,8 +97,18 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from metaalign.train import export_model
+    from metaalign.errors import MetaAlignError
 
     _logging()
+    if args.format == "gguf":
+        from metaalign.train.export import export_gguf
+
+        logging.getLogger("metaalign.export").setLevel(logging.INFO)
+        print(export_gguf(str(args.run_dir), args.out, dtype=args.dtype or "f16", force=args.force))
+        return 0
+    if args.force or args.dtype is not None:
+        raise MetaAlignError("--dtype and --force apply to --format gguf only")
+    from metaalign.train import export_model
+
     print(export_model(args.run_dir, args.out))
     return 0
