@@ -13,6 +13,7 @@ from serve_fixtures import DEPLOYER_KEY, SYSTEM_INFO, USER_KEY, make_config
 
 from metaalign.render import Renderer
 from metaalign.serve import playground
+from metaalign.serve.config import KeyConfig
 
 
 def auth(key: str | None) -> dict[str, str]:
@@ -134,3 +135,18 @@ def test_the_extension_routes_are_documented_as_outside_the_openai_spec(server) 
     spec = httpx.get(server.url + "/openapi.json").json()
     for path, method in [("/v1/metaalign/info", "get"), ("/v1/metaalign/render", "post")]:
         assert "MetaAlign extension" in spec["paths"][path][method]["description"]
+
+
+def test_the_docs_render_example_prints_the_prompt(serve, renderer, capsys) -> None:
+    """The Python block of docs/serve.md that calls /v1/metaalign/render, run against a server."""
+    from pathlib import Path
+
+    docs = (Path(__file__).parents[2] / "docs" / "serve.md").read_text(encoding="utf-8")
+    (code,) = [
+        b for b in re.findall(r"```python\n(.*?)```", docs, flags=re.DOTALL) if "metaalign/render" in b
+    ]
+    config = make_config(keys=[*make_config().keys, KeyConfig(key="sk-user-alice-change-me")])
+    with serve(config=config, renderer=renderer) as s:
+        exec(code.replace("http://127.0.0.1:8000", s.url), {})
+    dialogue = [{"role": "user", "content": "What is umami?"}]
+    assert capsys.readouterr().out == renderer.prompt(SYSTEM_INFO, "I am a chef.", dialogue).text + "\n"

@@ -64,7 +64,11 @@
     return connect();
   }
 
+  // Only the latest call's answer counts (a key typed while the previous one is being checked).
+  let connects = 0;
+
   async function connect() {
+    const attempt = ++connects;
     const status = $("key-status");
     state.info = null;
     if (!apiKey()) {
@@ -77,18 +81,21 @@
     try {
       response = await api("/v1/metaalign/info");
     } catch (err) {
+      if (attempt !== connects) return false;
       status.textContent = `Could not reach the server: ${err.message}`;
       status.className = "bad";
       applyRole();
       return false;
     }
+    const answer = response.ok ? await response.json() : await errorText(response);
+    if (attempt !== connects) return false;
     if (!response.ok) {
-      status.textContent = await errorText(response);
+      status.textContent = answer;
       status.className = "bad";
       applyRole();
       return false;
     }
-    state.info = await response.json();
+    state.info = answer;
     const who = state.info.key_name ? ` "${state.info.key_name}"` : "";
     status.textContent = state.info.role === "deployer"
       ? `Deployer key${who}: you may edit System Info and User Info.`
@@ -231,6 +238,7 @@
 
   function fail(column, text) {
     column.node.classList.add("failed");
+    column.node.dataset.state = "failed";
     column.status.textContent = "failed";
     column.answer.textContent = text;
   }
