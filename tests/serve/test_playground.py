@@ -125,14 +125,14 @@ def test_playground_false_removes_the_page_and_its_routes(serve) -> None:
         assert httpx.get(s.url + "/v1/metaalign/info", headers=auth(USER_KEY)).status_code == 404
         render = httpx.post(s.url + "/v1/metaalign/render", json=chat(), headers=auth(USER_KEY))
         assert render.status_code == 404
-        spec = httpx.get(s.url + "/openapi.json").json()
+        spec = httpx.get(s.url + "/openapi.json", timeout=60).json()
         ok = httpx.post(s.url + "/v1/chat/completions", json=chat(), headers=auth(USER_KEY))
     assert not any(path.startswith("/v1/metaalign") for path in spec["paths"])
     assert ok.status_code == 200
 
 
 def test_the_extension_routes_are_documented_as_outside_the_openai_spec(server) -> None:
-    spec = httpx.get(server.url + "/openapi.json").json()
+    spec = httpx.get(server.url + "/openapi.json", timeout=60).json()
     for path, method in [("/v1/metaalign/info", "get"), ("/v1/metaalign/render", "post")]:
         assert "MetaAlign extension" in spec["paths"][path][method]["description"]
 
