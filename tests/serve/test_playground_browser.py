@@ -87,7 +87,7 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.wait(timeout=30)
 
 
-def _wait_healthy(url: str, server: subprocess.Popen, log: Path, timeout: float = 300) -> None:
+def _wait_healthy(url: str, server: subprocess.Popen, log: Path, timeout: float = 600) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout
@@ -196,17 +196,10 @@ def cli_render(system_info: str, user_info: str) -> str:
 
 
 def save_screenshot(b, tmp_path: Path) -> Path:
-    """The whole page, beyond the window's height, through the DevTools protocol."""
-    import base64
-
-    size = b.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
-    clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
-    data = b.execute_cdp_cmd(
-        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
-    )
+    height = b.execute_script("return document.documentElement.scrollHeight")
+    b.set_window_size(1400, max(900, min(int(height) + 40, 2000)))
     shot = tmp_path / "playground.png"
-    shot.write_bytes(base64.b64decode(data["data"]))
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+    assert b.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
     wanted = os.environ.get("METAALIGN_PLAYGROUND_SCREENSHOT")
     if wanted:
         Path(wanted).parent.mkdir(parents=True, exist_ok=True)
