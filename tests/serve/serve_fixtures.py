@@ -1,6 +1,7 @@
 """Helpers for the server tests: keys, a test config, and a real uvicorn server on 127.0.0.1.
 
-`running(engine, config)` starts the server on port 0 in a thread; conftest.py wraps it in fixtures.
+`running(engine, config)` starts the server on port 0 in a thread (`models=` for several models);
+conftest.py wraps it in fixtures.
 """
 
 from __future__ import annotations
@@ -34,22 +35,34 @@ def make_config(**overrides) -> ServeConfig:
 
 
 class Server:
-    def __init__(self, url: str, service) -> None:
+    """A running test server: its URL, its registry, and (`service`) its first model's ChatService."""
+
+    def __init__(self, url: str, registry) -> None:
         self.url = url
-        self.service = service
+        self.registry = registry
+        self.service = next(iter(registry.services.values()))
 
 
 @contextmanager
-def running(engine=None, config: ServeConfig | None = None) -> Iterator[Server]:
+def running(
+    engine=None, config: ServeConfig | None = None, *, models=None, renderer=None
+) -> Iterator[Server]:
+    """A real server on a free port. `models` ({name: engine}) serves several models instead of one."""
     import uvicorn
 
+    from metaalign.serve.registry import ModelRegistry
     from metaalign.serve.router import build_app
     from metaalign.serve.serving import ChatService
 
-    service = ChatService(
-        engine or FakeEngine(respond=tier_echo), config or make_config(), context_window=2048
+    config = config or make_config()
+    engines = models or {config.served_model_name: engine or FakeEngine(respond=tier_echo)}
+    registry = ModelRegistry(
+        ChatService(e, config, context_window=2048, name=name, renderer=renderer)
+        for name, e in engines.items()
     )
-    server = uvicorn.Server(uvicorn.Config(build_app(service), host="127.0.0.1", port=0, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(build_app(registry), host="127.0.0.1", port=0, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -59,7 +72,7 @@ def running(engine=None, config: ServeConfig | None = None) -> Iterator[Server]:
         time.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield Server(f"http://127.0.0.1:{port}", service)
+        yield Server(f"http://127.0.0.1:{port}", registry)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

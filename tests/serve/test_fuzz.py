@@ -32,10 +32,14 @@ def through_the_real_sampler(request: GenerationRequest) -> str:
 
 
 def test_schemathesis_finds_no_server_error(serve, tmp_path) -> None:
+    from fixtures.tokenizers import make_tokenizer
+    from metaalign.render import Renderer
+
     st = Path(sys.executable).with_name("st")
     # a generous rate and queue: the fuzzer checks input handling, test_limits checks the limits
     engine = FakeEngine(respond=through_the_real_sampler)
-    with serve(engine, make_config(max_queue=1000, max_tokens_limit=64)) as s:
+    renderer = Renderer(make_tokenizer("smollm2"))  # so /v1/metaalign/render renders what it is sent
+    with serve(engine, make_config(max_queue=1000, max_tokens_limit=64), renderer=renderer) as s:
         result = subprocess.run(
             [str(st), "run", s.url + "/openapi.json", "--checks", "not_a_server_error",
              "-H", f"Authorization: Bearer {USER_KEY}", "--max-examples", "100", "--seed", "5",

@@ -84,3 +84,39 @@ def test_the_serve_command_answers_over_http(tmp_path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_the_serve_command_serves_several_models_by_name(tmp_path) -> None:
+    import socket
+    import time
+
+    import httpx
+
+    path = tmp_path / "serve.yaml"
+    path.write_text("keys:\n  - key: sk-cli-test-0001\n    role: user\n")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    metaalign = Path(sys.executable).with_name("metaalign")
+    cmd = [str(metaalign), "serve", "--config", str(path), "--port", str(port), "--engine", "fake"]
+    cmd += ["--model", "base=smollm2-135m", "--model", "aligned=runs/aligned"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        url, headers = f"http://127.0.0.1:{port}", {"Authorization": "Bearer sk-cli-test-0001"}
+        for _ in range(600):
+            try:
+                if httpx.get(url + "/health").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        listed = httpx.get(url + "/v1/models", headers=headers).json()
+        body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+        unknown = httpx.post(url + "/v1/chat/completions", json=body, headers=headers)
+        page = httpx.get(url + "/playground")
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert [m["id"] for m in listed["data"]] == ["base", "aligned"]
+    assert unknown.status_code == 404 and "'base', 'aligned'" in unknown.json()["error"]["message"]
+    assert page.status_code == 200 and "/playground" in err

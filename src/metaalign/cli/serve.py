@@ -19,11 +19,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "serve",
         help="OpenAI-compatible HTTP server (deployer System Info, per-user User Info)",
-        description="Serve a model at /v1/chat/completions, /v1/models and /health. "
-        "API keys, roles, System Info and limits come from --config (see examples/serve.yaml).",
+        description="Serve one or more models at /v1/chat/completions, /v1/models and /health, with a "
+        "browser playground at /playground. API keys, roles, System Info and limits come from --config "
+        "(see examples/serve.yaml).",
     )
     p.add_argument(
-        "--model", default=None, help=f"model reference (default: the config's, else {DEFAULT_MODEL})"
+        "--model",
+        action="append",
+        default=None,
+        metavar="[NAME=]REF",
+        help="a model to serve; repeat as NAME=REF to serve several, chosen by the request's `model` (a "
+        f"bare REF is served as the config's served_model_name; default: the config's, else {DEFAULT_MODEL})",
     )
     p.add_argument("--config", default=None, help="serve.yaml with keys, roles, System Info and limits")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -78,19 +84,24 @@ def make_engine(args: argparse.Namespace, model: str, batch_size: int = 16) -> A
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from metaalign.serve.config import load_config
+    from metaalign.serve.config import load_config, served_models
+    from metaalign.serve.registry import ModelRegistry
     from metaalign.serve.router import build_app
     from metaalign.serve.serving import ChatService
 
     config = load_config(args.config)
+    models = served_models(config, args.model, DEFAULT_MODEL)
     if not config.keys:
         print("metaalign: warning: the config names no API keys, so every request gets 401", file=sys.stderr)
-    engine = make_engine(args, args.model or config.model or DEFAULT_MODEL, batch_size=config.max_batch)
-    app = build_app(ChatService(engine, config))
-    print(
-        f"metaalign: serving '{config.served_model_name}' on http://{args.host}:{args.port}/v1",
-        file=sys.stderr,
-    )
+    services = []
+    for name, ref in models.items():  # each model: its own engine, memory and batcher
+        print(f"metaalign: loading '{name}' from {ref}", file=sys.stderr)
+        services.append(ChatService(make_engine(args, ref, batch_size=config.max_batch), config, name=name))
+    app = build_app(ModelRegistry(services))
+    names = ", ".join(f"'{n}'" for n in models)
+    print(f"metaalign: serving {names} on http://{args.host}:{args.port}/v1", file=sys.stderr)
+    if config.playground:
+        print(f"metaalign: playground at http://{args.host}:{args.port}/playground", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 

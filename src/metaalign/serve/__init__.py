@@ -1,5 +1,6 @@
 """Serving MetaAligned models: the Python API, the terminal chat and the OpenAI-compatible server.
 
 api.py (MetaAlignModel) and chat.py need only an Engine; config/protocol/trust/serving/
-router/batcher make up `metaalign serve`. Importing this package pulls in no torch or fastapi.
+router/registry/batcher make up `metaalign serve`, playground/ its browser page. Importing this
+package pulls in no torch or fastapi.
 """

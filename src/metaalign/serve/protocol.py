@@ -195,3 +195,35 @@ def error_payload(
     message: str, kind: str, *, param: str | None = None, code: str | None = None
 ) -> dict[str, Any]:
     return ErrorResponse(error=ErrorBody(message=message, type=kind, param=param, code=code)).model_dump()
+
+
+class RenderResponse(BaseModel):
+    """NOT part of the OpenAI spec: POST /v1/metaalign/render, the prompt exactly as the model sees it.
+
+    The body is a chat completions request; its tiers are resolved under the key's role (a user
+    key's System Info is refused with 403, as for a completion) and rendered by the model's renderer,
+    the one `metaalign render` uses.
+    """
+
+    object: Literal["metaalign.render"] = "metaalign.render"
+    model: str
+    prompt: str = Field(description="the exact text the model is given, generation header included")
+    prompt_tokens: int
+    system_info_source: Literal["config", "deployer", "default"]
+    context_window: int | None = None
+
+
+class ServerInfo(BaseModel):
+    """NOT part of the OpenAI spec: GET /v1/metaalign/info, what the playground needs for a key."""
+
+    object: Literal["metaalign.info"] = "metaalign.info"
+    role: Literal["deployer", "user"] = Field(
+        description="the key's role: only 'deployer' may set System Info"
+    )
+    key_name: str
+    system_info: str | None = Field(description="the deployer's System Info from the config (None: default)")
+    default_system_info: str = Field(description="what an empty System Info renders as")
+    system_message_policy: Literal["reject", "demote"]
+    models: list[str]
+    default_max_tokens: int
+    max_tokens_limit: int

@@ -1,7 +1,8 @@
 """The FastAPI app of `metaalign serve`: routes, error mapping and the OpenAPI spec.
 
-Owns HTTP only: `/v1/chat/completions`, `/v1/models`, `/health`, `/openapi.json`, and turning
-every bad request into a 4xx in the OpenAI error format (never a 5xx). Logic is serving.py's.
+Owns HTTP only: `/v1/chat/completions`, `/v1/models`, `/health`, `/openapi.json`, the playground's
+`/v1/metaalign/info` and `/v1/metaalign/render` (and its page, playground/), and turning every bad
+request into a 4xx in the OpenAI error format (never a 5xx). Logic is serving.py's and registry.py's.
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ from metaalign.serve.protocol import (
     ErrorResponse,
     ModelCard,
     ModelList,
+    RenderResponse,
+    ServerInfo,
     error_payload,
 )
+from metaalign.serve.registry import ModelRegistry
 from metaalign.serve.serving import APIError, ChatService
 from metaalign.serve.trust import Refused
 
@@ -33,7 +37,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (400, "invalid request (JSON, types, roles, lengths)"),
         (401, "no or wrong API key"),
         (403, "a user key tried to set System Info"),
-        (404, "unknown model"),
+        (404, "unknown model (the message lists the known ones)"),
         (429, "rate limit (Retry-After)"),
         (503, "queue full (Retry-After)"),
     ]
@@ -48,41 +52,42 @@ KINDS = {
 }
 
 
-def build_app(service: ChatService) -> FastAPI:
-    """The ASGI app serving `service`; the batcher is closed when the app shuts down."""
+def build_app(models: ChatService | ModelRegistry) -> FastAPI:
+    """The ASGI app serving one model or several; every batcher is closed when the app shuts down."""
+    registry = models if isinstance(models, ModelRegistry) else ModelRegistry([models])
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        service.batcher.close()
+        registry.close()
 
     app = FastAPI(
         lifespan=lifespan,
         title="MetaAlign OpenAI-compatible server",
         version=__version__,
         description="OpenAI chat completions with per-request User Info. The `metaalign` request and "
-        "response objects are a MetaAlign extension, outside the OpenAI spec.",
+        "response objects and the /v1/metaalign/* routes are MetaAlign extensions, outside the OpenAI spec.",
     )
     _add_error_handlers(app)
-    _pin_model_names(app, [service.config.served_model_name])
+    _pin_model_names(app, registry.names)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        batcher = service.batcher
-        return {"status": "ok", "waiting": len(batcher.waiting), "running": batcher.running}
+        return registry.health()
 
     @app.get("/v1/models", response_model=ModelList, responses=ERRORS)
-    async def models(authorization: Annotated[str | None, Header()] = None) -> ModelList:
-        service.authenticate(authorization)
-        return ModelList(data=[ModelCard(id=service.config.served_model_name)])
+    async def models_route(authorization: Annotated[str | None, Header()] = None) -> ModelList:
+        registry.authenticate(authorization)
+        return ModelList(data=[ModelCard(id=name) for name in registry.names])
 
     @app.post("/v1/chat/completions", response_model=ChatCompletionResponse, responses=ERRORS)
     async def chat_completions(
         body: ChatCompletionRequest, authorization: Annotated[str | None, Header()] = None
     ) -> Any:
-        key = service.authenticate(authorization)
+        key = registry.authenticate(authorization)
+        service = registry.get(body.model)
         request, info = service.prepare(body, key)
-        service.limiter.check(key)
+        registry.limiter.check(key)
         job = service.submit(request)
         headers = {"X-MetaAlign-Warnings": "; ".join(info.warnings)[:2000]} if info.warnings else {}
         if body.stream:
@@ -93,7 +98,42 @@ def build_app(service: ChatService) -> FastAPI:
         response = await service.complete(job, info)
         return JSONResponse(response.model_dump(), headers=headers)
 
+    if registry.config.playground:
+        _add_playground_routes(app, registry)
     return app
+
+
+def _add_playground_routes(app: FastAPI, registry: ModelRegistry) -> None:
+    """The page and the two routes it needs beyond the OpenAI ones (outside the OpenAI spec)."""
+    from metaalign.render.layout import load_layout
+    from metaalign.serve.playground import add_page
+
+    default_system_info = load_layout().default_system_info
+    add_page(app)
+
+    @app.get("/v1/metaalign/info", response_model=ServerInfo, responses=ERRORS)
+    async def info(authorization: Annotated[str | None, Header()] = None) -> ServerInfo:
+        """MetaAlign extension: the key's role, the deployer's System Info, the models, the limits."""
+        key = registry.authenticate(authorization)
+        config = registry.config
+        return ServerInfo(
+            role=key.role,
+            key_name=key.name,
+            system_info=config.system_info,
+            default_system_info=default_system_info,
+            system_message_policy=config.system_message_policy,
+            models=registry.names,
+            default_max_tokens=config.default_max_tokens,
+            max_tokens_limit=config.max_tokens_limit,
+        )
+
+    @app.post("/v1/metaalign/render", response_model=RenderResponse, responses=ERRORS)
+    async def render(
+        body: ChatCompletionRequest, authorization: Annotated[str | None, Header()] = None
+    ) -> RenderResponse:
+        """MetaAlign extension: the prompt a chat completions body becomes, exactly as the model sees it."""
+        key = registry.authenticate(authorization)
+        return registry.get(body.model).render(body, key)
 
 
 def _pin_model_names(app: FastAPI, names: list[str]) -> None:

@@ -7,6 +7,7 @@ non-streaming response or the SSE chunk stream. HTTP wiring is router.py's; shap
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -28,6 +29,7 @@ from metaalign.serve.protocol import (
     ChunkChoice,
     DeltaMessage,
     MetaAlignInfo,
+    RenderResponse,
     Usage,
     completion_id,
 )
@@ -70,11 +72,21 @@ class RateLimiter:
 
 
 class ChatService:
-    """Everything behind the routes; one per server."""
+    """Everything behind the routes for one served model (registry.py picks it by name)."""
 
-    def __init__(self, engine: Any, config: ServeConfig, *, context_window: int | None = None) -> None:
+    def __init__(
+        self,
+        engine: Any,
+        config: ServeConfig,
+        *,
+        context_window: int | None = None,
+        name: str | None = None,
+        renderer: Any = None,
+    ) -> None:
         self.engine = engine
         self.config = config
+        self.name = name or config.served_model_name
+        self.renderer = renderer if renderer is not None else getattr(engine, "renderer", None)
         self.context_window = (
             config.context_window or context_window or getattr(engine, "context_window", None)
         )
@@ -100,12 +112,9 @@ class ChatService:
 
     def prepare(self, body: ChatCompletionRequest, key: KeyConfig) -> tuple[GenerationRequest, MetaAlignInfo]:
         """The engine request for `body` under `key`'s role, and what to report back; raises APIError."""
-        if body.model != self.config.served_model_name:
+        if body.model != self.name:
             raise APIError(
-                404,
-                f"model '{body.model}' is not served here; use '{self.config.served_model_name}'",
-                "model_not_found",
-                "model",
+                404, f"model '{body.model}' is not served here; use '{self.name}'", "model_not_found", "model"
             )
         if body.n != 1:
             raise APIError(400, "only n=1 is supported", "unsupported_parameter", "n")
@@ -137,6 +146,36 @@ class ChatService:
             demoted_system_messages=tiers.demoted,
         )
         return request, info
+
+    def render(self, body: ChatCompletionRequest, key: KeyConfig) -> RenderResponse:
+        """The prompt `body` becomes under `key`'s role, as the engine renders it; raises APIError."""
+        if body.model != self.name:
+            raise APIError(
+                404, f"model '{body.model}' is not served here; use '{self.name}'", "model_not_found", "model"
+            )
+        if self.renderer is None:
+            raise APIError(
+                404,
+                f"model '{self.name}' has no renderer on this server (a test engine)",
+                "render_unavailable",
+            )
+        tiers = resolve_tiers(body, key.role, self.config)
+        chars = sum(len(t["content"]) for t in tiers.dialogue) + len(tiers.user_info or "")
+        if self.context_window is not None and chars > self.context_window * CHARS_PER_TOKEN_BOUND:
+            raise self._too_long(f"over {self.context_window * CHARS_PER_TOKEN_BOUND} characters", 0)
+        # the engine's tokenizer is shared with its batch thread: take the engine's own lock if it has one
+        with getattr(self.engine, "_encode_lock", None) or contextlib.nullcontext():
+            try:
+                rendered = self.renderer.prompt(tiers.system_info, tiers.user_info, tiers.dialogue)
+            except MetaAlignError as err:
+                raise APIError(400, str(err), "invalid_messages", "messages") from err
+        return RenderResponse(
+            model=self.name,
+            prompt=rendered.text,
+            prompt_tokens=len(rendered.input_ids),
+            system_info_source=tiers.system_info_source,
+            context_window=self.context_window,
+        )
 
     def _field_warnings(self, body: ChatCompletionRequest) -> list[str]:
         unknown = [f for f in body.extra_fields() if f not in IGNORED_OPENAI_FIELDS]
@@ -197,7 +236,7 @@ class ChatService:
                 break
             text.append(event)
         return ChatCompletionResponse(
-            model=self.config.served_model_name,
+            model=self.name,
             choices=[Choice(message=AssistantMessage(content=event.text), finish_reason=event.finish_reason)],
             usage=_usage(event),
             metaalign=info,
@@ -205,7 +244,7 @@ class ChatService:
 
     async def stream(self, job: Job, include_usage: bool) -> AsyncIterator[str]:
         """SSE lines in the OpenAI chunk format, ending with `data: [DONE]`."""
-        base = {"id": completion_id(), "created": int(time.time()), "model": self.config.served_model_name}
+        base = {"id": completion_id(), "created": int(time.time()), "model": self.name}
 
         def chunk(
             delta: DeltaMessage, finish: str | None = None, usage: Usage | None = None, empty=False

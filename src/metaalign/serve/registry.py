@@ -1,0 +1,66 @@
+"""The models one server answers for: a name -> ChatService map, chosen by the OpenAI `model` field.
+
+Owns finding a request's model (an unknown name is a 404 that lists the known ones), the API
+keys and rate limits that all models share, and closing every model's batcher. Each model keeps
+its own engine, memory and batcher (serving.py, batcher.py); HTTP is router.py's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from metaalign.serve.config import KeyConfig, ServeConfig
+from metaalign.serve.serving import APIError, ChatService, RateLimiter
+
+
+class ModelRegistry:
+    """Several ChatServices under one set of keys; the first one is the default in listings."""
+
+    def __init__(self, services: Iterable[ChatService]) -> None:
+        self.services: dict[str, ChatService] = {}
+        for service in services:
+            if service.name in self.services:
+                raise ValueError(f"two models are named '{service.name}'")
+            self.services[service.name] = service
+        if not self.services:
+            raise ValueError("a server needs at least one model")
+        first = next(iter(self.services.values()))
+        self.config: ServeConfig = first.config
+        self.limiter = RateLimiter()  # a key's rate is per server, whichever model it calls
+        for service in self.services.values():
+            service.limiter = self.limiter
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.services)
+
+    def get(self, model: str) -> ChatService:
+        """The service named `model`; an unknown name is a 404 that lists the names served."""
+        service = self.services.get(model)
+        if service is None:
+            known = ", ".join(f"'{n}'" for n in self.services)
+            raise APIError(
+                404, f"model '{model}' is not served here; known models: {known}", "model_not_found", "model"
+            )
+        return service
+
+    def authenticate(self, authorization: str | None) -> KeyConfig:
+        return next(iter(self.services.values())).authenticate(authorization)
+
+    def health(self) -> dict[str, Any]:
+        """Queue state per model, and the totals the single-model server always reported."""
+        per_model = {
+            name: {"waiting": len(s.batcher.waiting), "running": s.batcher.running}
+            for name, s in self.services.items()
+        }
+        return {
+            "status": "ok",
+            "waiting": sum(m["waiting"] for m in per_model.values()),
+            "running": sum(m["running"] for m in per_model.values()),
+            "models": per_model,
+        }
+
+    def close(self) -> None:
+        for service in self.services.values():
+            service.batcher.close()
