@@ -31,11 +31,13 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-deployer-live-test"
 KEY_ENV = "METAALIGN_LIVE_TEST_KEY"
+# toy size; mostly open (non-verifiable) preferences, so the LLM judge path gets work
 TOY = {"instructions_train": 2, "instructions_test": 0, "meta_prompts": 2, "candidates": 2,
        "pairs_per_meta_prompt": 1, "formats": "[jsonl]", "policy.max_new_tokens": 16,
        "endpoint.model": "metaalign", "endpoint.api_key_env": KEY_ENV, "endpoint.tiers": "metaalign",
        "endpoint.concurrency": 4, "endpoint.timeout": 600, "endpoint.max_tokens": 16,
-       "endpoint.judge_max_tokens": 8, "endpoint.judge_parse_retries": 0}  # fmt: skip
+       "endpoint.judge_max_tokens": 8, "endpoint.judge_parse_retries": 0,
+       "mix.open": 20.0}  # fmt: skip
 
 
 def _env() -> dict[str, str]:
@@ -108,12 +110,14 @@ def _committed_keys(store: Path) -> set[str]:
 def test_build_through_a_live_server_resumes_after_sigkill(proxy: CountingProxy, tmp_path: Path) -> None:
     out = tmp_path / "build"
     command = _build_command(out, proxy.base_url)
-    first = subprocess.Popen(command, cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    first_log = tmp_path / "first.log"
+    with first_log.open("wb") as log:
+        first = subprocess.Popen(command, cwd=ROOT, env=_env(), stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 600
     while first.poll() is None and len(_committed_keys(out / "store.sqlite")) < 3:
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    assert first.poll() is None, first.stderr.read().decode()[-2000:]  # still running: a kill mid-build
+    assert first.poll() is None, first_log.read_text()[-2000:]  # still running: a kill mid-build
     first.send_signal(signal.SIGKILL)
     first.wait()
     committed = _committed_keys(out / "store.sqlite")
@@ -127,8 +131,8 @@ def test_build_through_a_live_server_resumes_after_sigkill(proxy: CountingProxy,
     assert proxy.max_in_flight > 1  # the client's concurrency reached the server
     ok = proxy.keys(200)
     assert len(ok) == len(set(ok))  # no item answered twice over the whole build
-    paths = {r.key.split(":")[0] for r in proxy.log if r.key}
-    assert {"candidates", "rewrite", "judge"} <= paths or {"candidates"} <= paths, paths
+    stages = {r.key.split(":")[0] for r in proxy.log if r.key}
+    assert {"candidates", "responses", "judgments"} <= stages, stages  # sampling, LLM rewrite, LLM judge
     sft = read_records(out / "sft_train.jsonl", "sft").records  # a bad record would raise here
     dpo = read_records(out / "dpo_train.jsonl", "preference").records
     ids = [r.id for r in sft + dpo]
