@@ -45,7 +45,10 @@ def start(command: list[str], log: Path) -> subprocess.Popen:
         )
 
 
-def run(command: list[str], log: Path, timeout: float = 600) -> int:
+TIMEOUT_S = 1800  # about a minute per launch on an idle 2-core machine; far more on a loaded one
+
+
+def run(command: list[str], log: Path, timeout: float = TIMEOUT_S) -> int:
     process = start(command, log)
     try:
         return process.wait(timeout=timeout)
@@ -55,7 +58,7 @@ def run(command: list[str], log: Path, timeout: float = 600) -> int:
         raise
 
 
-def kill_group_when(process: subprocess.Popen, ready: Callable[[], bool], timeout: float = 600) -> bool:
+def kill_group_when(process: subprocess.Popen, ready: Callable[[], bool], timeout: float = TIMEOUT_S) -> bool:
     """SIGKILL `process`'s whole group once `ready()`; False if it ended first (or timed out)."""
     deadline = time.monotonic() + timeout
     while process.poll() is None and time.monotonic() < deadline:
