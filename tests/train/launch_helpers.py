@@ -104,6 +104,24 @@ def printed_lines(output: str, line: object) -> int:
     return sum(part.strip() == str(line) for part in output.replace("\r", "\n").splitlines())
 
 
+def failure(log: Path) -> str:
+    """What a failed launch said: every rank's error lines first, then the log's tail."""
+    text = log.read_text(errors="replace")
+    errors = [line for line in text.splitlines() if "metaalign: error" in line or "Error:" in line]
+    return "\n".join(errors[:20]) + "\n...\n" + text[-2000:]
+
+
+def cli_args(values: dict) -> list[str]:
+    """`--key value` pairs; strings YAML would read as something else (no, yes, on) are quoted."""
+    import yaml
+
+    def text(value: object) -> str:
+        value = str(value) if isinstance(value, Path) else value
+        return str(value) if yaml.safe_load(str(value)) == value else repr(str(value))
+
+    return [part for key, value in values.items() for part in (f"--{key}", text(value))]
+
+
 def log_rows(run_dir: Path) -> list[dict]:
     path = run_dir / "train_log.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []

@@ -16,6 +16,8 @@ import pytest
 from launch_helpers import (
     ROOT,
     audited_writes,
+    cli_args,
+    failure,
     kill_group_when,
     launch_command,
     log_rows,
@@ -40,10 +42,6 @@ LOSS_TOLERANCE = 2e-3
 LOSS_TOLERANCE_NOTE = "set above the largest 1-vs-2 process gap measured, well below a step's change"
 
 
-def _args(values: dict) -> list[str]:
-    return [part for key, value in values.items() for part in (f"--{key}", str(value))]
-
-
 @pytest.fixture(scope="module")
 def sft_runs(tmp_path_factory: pytest.TempPathFactory, write_fixture_records) -> dict:
     from metaalign.train.run import train_sft
@@ -56,7 +54,8 @@ def sft_runs(tmp_path_factory: pytest.TempPathFactory, write_fixture_records) ->
     two, audit = root / "two", root / "audit"
     values = {**common, "output_dir": two, "per_device_train_batch_size": PER_DEVICE,
               "save_steps": SAVE_EVERY, "save_total_limit": 10}  # fmt: skip
-    command = launch_command(DDP, ["train", "sft", "--config", str(SFT_RECIPE), *_args(values)], (audit, two))
+    args = ["train", "sft", "--config", str(SFT_RECIPE), *cli_args(values)]
+    command = launch_command(DDP, args, (audit, two))
     first = start(command, root / "first.log")
     ready = two / f"checkpoint-{SAVE_EVERY}"  # complete: rank 0's state file comes after both RNG files
     files = (ready / "trainer_state.json", ready / "rng_state_1.pth")
@@ -136,8 +135,8 @@ def test_dpo_two_processes_log_the_losses_of_one_process(tmp_path: Path, write_f
     common = {**TINY, "train_file": data, "max_steps": DPO_STEPS, "save_strategy": "no"}
     one = train_dpo({**common, "output_dir": str(tmp_path / "one"), "per_device_train_batch_size": 4})
     values = {**common, "output_dir": tmp_path / "two", "per_device_train_batch_size": PER_DEVICE}
-    command = launch_command(DDP, ["train", "dpo", "--config", str(DPO_RECIPE), *_args(values)])
-    assert run(command, tmp_path / "dpo.log") == 0, (tmp_path / "dpo.log").read_text()[-3000:]
+    command = launch_command(DDP, ["train", "dpo", "--config", str(DPO_RECIPE), *cli_args(values)])
+    assert run(command, tmp_path / "dpo.log") == 0, failure(tmp_path / "dpo.log")
     first, second = losses(Path(one)), losses(tmp_path / "two")
     gaps = [abs(first[s] - second[s]) for s in first]
     print(f"dpo 1 vs 2 processes: losses {first} vs {second}; max gap {max(gaps):.2e}")

@@ -13,7 +13,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from launch_helpers import ROOT, audited_writes, launch_command, log_rows, printed_lines, run
+from launch_helpers import (
+    ROOT,
+    audited_writes,
+    cli_args,
+    failure,
+    launch_command,
+    log_rows,
+    printed_lines,
+    run,
+)
 
 pytestmark = pytest.mark.slow
 DDP = ROOT / "recipes" / "accelerate" / "ddp-cpu.yaml"
@@ -45,7 +54,7 @@ def test_two_stage_samples_exports_and_annotates_once(tmp_path: Path, write_fixt
     }))  # fmt: skip
     command = launch_command(DDP, ["train", "two-stage", "--config", str(recipe)], (audit, out))
     log = tmp_path / "launch.log"
-    assert run(command, log) == 0, log.read_text()[-3000:]
+    assert run(command, log) == 0, failure(log)
     assert printed_lines(log.read_text(), out) == 2  # both ranks ran the command to its end
     manifest = json.loads((out / "metaalign_run.json").read_text())
     assert manifest["status"] == "done" and manifest["kind"] == "two-stage"
@@ -79,7 +88,7 @@ def test_fsdp2_on_cpu_with_the_recipes_settings(tmp_path: Path, write_fixture_re
     out = tmp_path / "run"
     values = {**TINY, "threads": 1, "train_file": write_fixture_records(tmp_path / "sft.jsonl", "sft"),
               "output_dir": out}  # fmt: skip
-    args = [part for key, value in values.items() for part in (f"--{key}", str(value))]
+    args = cli_args(values)
     log = tmp_path / "fsdp.log"
     rc = run(launch_command(fsdp_cpu, ["train", "sft", "--config", str(SFT_RECIPE), *args]), log)
     text = log.read_text()
