@@ -99,12 +99,14 @@ def test_two_processes_log_the_losses_of_one_process_with_twice_the_batch(sft_ru
 
 def test_only_rank_0_writes_the_run_folder(sft_runs: dict) -> None:
     rank0 = {w["path"] for w in audited_writes(sft_runs["audit"], 0)}
-    rank1 = [w["path"] for w in audited_writes(sft_runs["audit"], 1) if w["event"] != "os.mkdir"]
+    rank1 = audited_writes(sft_runs["audit"], 1)
     assert {"train_log.jsonl", "metaalign_run.json", "loss.png"} <= {Path(p).name for p in rank0}
-    assert any(p.startswith("final/tokenizer") for p in rank0)
-    # rank 1 saves only its own RNG state in each checkpoint (the Trainer's per-rank file); folders
-    # the Trainer makes on every rank (makedirs with exist_ok) write nothing and are not counted
-    assert rank1 and all(Path(p).name == "rng_state_1.pth" for p in rank1), rank1
+    assert any(p.startswith("final/tokenizer") for p in rank0)  # the hook sees this process's writes
+    # rank 1 only makes the checkpoint folders (the Trainer's makedirs on every rank); its own
+    # rng_state_1.pth in each checkpoint is written by torch's C++ writer, which the hook cannot see
+    folders = [w["event"] == "os.mkdir" and w["path"].startswith("checkpoint-") for w in rank1]
+    assert rank1 and all(folders), rank1
+    assert all((c / "rng_state_1.pth").exists() for c in sft_runs["two"].glob("checkpoint-*"))
 
 
 def test_the_saved_adapter_loads_and_generates(sft_runs: dict) -> None:

@@ -151,9 +151,8 @@ def fit(trainer: Any, config: Any, kind: str, tokens_per_epoch: int) -> Path:
     started = time.time()
     result = trainer.train(resume_from_checkpoint=last)
     final = run_dir / FINAL_DIR
-    trainer.save_model(str(final))  # the Trainer saves on rank 0 (gathering sharded weights first)
+    trainer.save_model(str(final))  # on rank 0, with the tokenizer (gathering sharded weights first)
     if main:
-        trainer.processing_class.save_pretrained(str(final))
         plot_loss(run_dir / LOG_NAME, run_dir / PLOT_NAME, f"{kind.upper()} {config.model}")
         write_manifest(
             run_dir,
