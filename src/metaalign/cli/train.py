@@ -79,8 +79,10 @@ def _logging() -> None:
 def run_train(args: argparse.Namespace) -> int:
     from metaalign import train as api
     from metaalign.train.config_io import ConfigError, load, locate
+    from metaalign.train.distributed import die_with_launcher
 
     _logging()
+    die_with_launcher()  # under `accelerate launch`: a killed launcher takes this worker with it
     config = load(args.config, args.overrides)
     if args.entry != "two_stage":
         nested = [k for k, v in config.items() if isinstance(v, dict)]

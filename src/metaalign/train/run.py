@@ -17,6 +17,7 @@ from typing import Any
 
 from metaalign.errors import MetaAlignError
 from metaalign.train.config_io import ConfigError, check_fields
+from metaalign.train.distributed import is_main
 from metaalign.train.run_log import (
     FINAL_DIR,
     LOG_NAME,
@@ -141,16 +142,17 @@ def fit(trainer: Any, config: Any, kind: str, tokens_per_epoch: int) -> Path:
     from transformers.trainer_utils import get_last_checkpoint
 
     run_dir = Path(config.output_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    last = get_last_checkpoint(str(run_dir))
+    main = trainer.accelerator.is_main_process  # under `accelerate launch`, rank 0 alone writes files
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    last = get_last_checkpoint(str(run_dir)) if run_dir.exists() else None
     if last:
         log.warning("resuming from %s", last)
     started = time.time()
     result = trainer.train(resume_from_checkpoint=last)
     final = run_dir / FINAL_DIR
-    trainer.save_model(str(final))
-    trainer.processing_class.save_pretrained(str(final))
-    if trainer.accelerator.is_main_process:
+    trainer.save_model(str(final))  # on rank 0, with the tokenizer (gathering sharded weights first)
+    if main:
         plot_loss(run_dir / LOG_NAME, run_dir / PLOT_NAME, f"{kind.upper()} {config.model}")
         write_manifest(
             run_dir,
@@ -168,7 +170,10 @@ def fit(trainer: Any, config: Any, kind: str, tokens_per_epoch: int) -> Path:
             peak_cuda_gib=peak_cuda_gib(),
             precision="bf16" if config.bf16 else "fp16" if config.fp16 else "fp32",
             gradient_checkpointing=config.gradient_checkpointing,
+            processes=trainer.accelerator.num_processes,
+            distributed=trainer.accelerator.distributed_type.value,
         )
+    trainer.accelerator.wait_for_everyone()  # every rank returns once final/ and the manifest exist
     return run_dir
 
 
@@ -207,7 +212,8 @@ def build_dpo_trainer(config: ConfigLike, callbacks: list | None = None) -> Any:
     tokenizer, renderer = prepare(config)
     train = dpo_dataset(load_records(config.train_file, "preference", config.max_records), renderer)
     evals = dpo_dataset(load_records(config.eval_file, "preference"), renderer) if config.eval_file else None
-    Path(config.output_dir).mkdir(parents=True, exist_ok=True)
+    if is_main():
+        Path(config.output_dir).mkdir(parents=True, exist_ok=True)
     return MetaAlignDPOTrainer(
         model=load_policy(config),
         args=config,

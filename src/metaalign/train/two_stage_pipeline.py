@@ -117,18 +117,27 @@ def annotate_stage(out: Path, sample: dict, judge_values: Mapping[str, Any] | No
 
 def two_stage(config: Mapping[str, Any]) -> Path:
     """Run (or resume) SFT -> sample -> annotate -> DPO; returns the run folder."""
+    from metaalign.train.distributed import is_main, run_once
     from metaalign.train.run import train_dpo, train_sft
 
     sft, dpo, sample, judge_values = split_config(config)
     out = Path(config["output_dir"])
-    out.mkdir(parents=True, exist_ok=True)
+    if is_main():
+        out.mkdir(parents=True, exist_ok=True)
     with in_section("sft"):
         sft_dir = train_sft(sft)
-    merged = export_once(sft_dir, out / "sft-merged")
-    annotate_stage(out, sample, judge_values, merged)
+    # under `accelerate launch`, rank 0 alone exports, samples and annotates; the others wait
+    merged = out / "sft-merged"
+    run_once("the SFT export", lambda: export_once(sft_dir, merged), (merged / "config.json").exists)
+    run_once(
+        "sampling and annotation",
+        lambda: annotate_stage(out, sample, judge_values, merged),
+        lambda: (out / "pairs.jsonl").exists() and (out / "annotation.json").exists(),
+    )
     with in_section("dpo"):
         dpo_dir = train_dpo(dpo)
-    mark_done(out, sft_dir, dpo_dir)
+    if is_main():
+        mark_done(out, sft_dir, dpo_dir)
     return out
 
 
