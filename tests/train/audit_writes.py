@@ -37,7 +37,8 @@ def main() -> None:
         paths = [p.decode() if isinstance(p, bytes) else p for p in paths]
         hits = [real for real in map(os.path.realpath, paths) if real.startswith(watched)]
         if hits and is_write(event, args):
-            sink.write(json.dumps({"event": event, "path": os.path.relpath(hits[0], watched)}) + "\n")
+            target = hits[-1] if event == "os.rename" else hits[0]  # os.replace: the destination counts
+            sink.write(json.dumps({"event": event, "path": os.path.relpath(target, watched)}) + "\n")
 
     sys.addaudithook(hook)
     sys.argv = ["metaalign", *sys.argv[3:]]

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 
 log = logging.getLogger("metaalign.train")
 T = TypeVar("T")
@@ -60,6 +62,31 @@ def run_once(step: str, work: Callable[[], T], done: Callable[[], bool], poll_s:
         time.sleep(poll_s)
         waited += poll_s
     return None
+
+
+def shared_dataset(dataset: Any, folder: Path) -> Any:
+    """Under several processes, `dataset` saved once by rank 0 under `folder` and loaded by every rank.
+
+    TRL caches precomputed reference log-probs in a file beside the dataset's own files, at a
+    path every rank must agree on. An in-memory dataset has no files, so each rank would pick a
+    random file in a temporary folder of its own and the other ranks could not read rank 0's.
+    One process keeps the dataset as it is.
+    """
+    if world_size() == 1:
+        return dataset
+    from datasets import load_from_disk
+
+    target = folder / dataset._fingerprint  # the content's hash, the same on every rank
+
+    def save() -> None:
+        partial = target.with_name(target.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        dataset.save_to_disk(str(partial))
+        partial.rename(target)
+
+    if not target.exists():
+        run_once(f"saving the dataset to {target}", save, target.exists)
+    return load_from_disk(str(target))
 
 
 def die_with_launcher() -> bool:

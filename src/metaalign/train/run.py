@@ -17,7 +17,7 @@ from typing import Any
 
 from metaalign.errors import MetaAlignError
 from metaalign.train.config_io import ConfigError, check_fields
-from metaalign.train.distributed import is_main
+from metaalign.train.distributed import is_main, shared_dataset
 from metaalign.train.run_log import (
     FINAL_DIR,
     LOG_NAME,
@@ -212,6 +212,10 @@ def build_dpo_trainer(config: ConfigLike, callbacks: list | None = None) -> Any:
     tokenizer, renderer = prepare(config)
     train = dpo_dataset(load_records(config.train_file, "preference", config.max_records), renderer)
     evals = dpo_dataset(load_records(config.eval_file, "preference"), renderer) if config.eval_file else None
+    if config.precompute_ref_log_probs:  # the ranks must share the file TRL caches the reference scores in
+        shared = Path(config.output_dir) / "datasets"
+        train = shared_dataset(train, shared)
+        evals = shared_dataset(evals, shared) if evals is not None else None
     if is_main():
         Path(config.output_dir).mkdir(parents=True, exist_ok=True)
     return MetaAlignDPOTrainer(
