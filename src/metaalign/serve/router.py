@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from metaalign import __version__
@@ -24,7 +24,7 @@ from metaalign.serve.protocol import (
     ModelList,
     error_payload,
 )
-from metaalign.serve.serving import APIError, ChatService
+from metaalign.serve.serving import APIError, ChatService, ClientGone
 from metaalign.serve.trust import Refused
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -54,7 +54,7 @@ def build_app(service: ChatService) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        service.batcher.close()
+        service.batcher.close(service.config.shutdown_timeout_s)
 
     app = FastAPI(
         lifespan=lifespan,
@@ -69,7 +69,12 @@ def build_app(service: ChatService) -> FastAPI:
     @app.get("/health")
     async def health() -> dict[str, Any]:
         batcher = service.batcher
-        return {"status": "ok", "waiting": len(batcher.waiting), "running": batcher.running}
+        return {
+            "status": "ok",
+            "waiting": len(batcher.waiting),
+            "running": batcher.running,
+            "cancelled": batcher.cancelled,
+        }
 
     @app.get("/v1/models", response_model=ModelList, responses=ERRORS)
     async def models(authorization: Annotated[str | None, Header()] = None) -> ModelList:
@@ -78,7 +83,7 @@ def build_app(service: ChatService) -> FastAPI:
 
     @app.post("/v1/chat/completions", response_model=ChatCompletionResponse, responses=ERRORS)
     async def chat_completions(
-        body: ChatCompletionRequest, authorization: Annotated[str | None, Header()] = None
+        body: ChatCompletionRequest, raw: Request, authorization: Annotated[str | None, Header()] = None
     ) -> Any:
         key = service.authenticate(authorization)
         request, info = service.prepare(body, key)
@@ -90,7 +95,10 @@ def build_app(service: ChatService) -> FastAPI:
             return StreamingResponse(
                 service.stream(job, include_usage), media_type="text/event-stream", headers=headers
             )
-        response = await service.complete(job, info)
+        try:
+            response = await service.complete(job, info, raw.is_disconnected)
+        except ClientGone:  # nobody is listening; the request was dropped from the batch
+            return Response(status_code=499)
         return JSONResponse(response.model_dump(), headers=headers)
 
     return app
