@@ -57,7 +57,7 @@ class Batcher:
     ):
         self.engine = engine
         self.continuous = scheduling == "continuous" and callable(getattr(engine, "decoder", None))
-        self.cancelled = 0  # rows dropped mid-generation because their client went away
+        self.cancelled = 0  # requests dropped (waiting or mid-generation) because their client went away
         self.max_queue = max_queue
         self.max_batch = max_batch
         self.batch_wait = batch_wait_ms / 1000
@@ -97,6 +97,7 @@ class Batcher:
             while len(self.waiting) < self.max_batch and (left := deadline - time.monotonic()) > 0:
                 self._cond.wait(left)
             batch = [self.waiting.popleft() for _ in range(min(self.max_batch, len(self.waiting)))]
+            self.cancelled += sum(job.cancelled for job in batch)
             batch = [job for job in batch if not job.cancelled]
             self.running = len(batch)
             return batch
@@ -115,7 +116,9 @@ class Batcher:
             jobs = []
             while self.waiting and len(jobs) < free:
                 job = self.waiting.popleft()
-                if not job.cancelled:  # gone before it started: nothing to do
+                if job.cancelled:  # gone before it started: nothing to do
+                    self.cancelled += 1
+                else:
                     jobs.append(job)
             self.running = self.max_batch - free + len(jobs)
             return jobs
