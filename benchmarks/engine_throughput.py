@@ -1,8 +1,12 @@
-"""Engine throughput: our decode loop vs `transformers.generate` on the same prompts, same run.
+"""Engine throughput: transformers.generate, our engine per dtype, and CTranslate2; same prompts, same run.
 
-Run: OMP_NUM_THREADS=2 .venv/bin/python benchmarks/engine_throughput.py [--batches 1 8 32] [--new 64]
-Counts generated tokens (end-of-turn excluded) per wall second, at each batch size, for a
-deployer System Info shared by every request (the serving case), and prints the ratio last.
+Run: OMP_NUM_THREADS=2 .venv/bin/python benchmarks/engine_throughput.py [--batches 1 8 32] [--new 128]
+     [--dtypes fp32 bf16 int8]
+Counts generated tokens (end-of-turn excluded) per wall second at each batch size, for a deployer
+System Info shared by every request (the serving case). Quality gate: how many greedy texts of
+each dtype (and of CTranslate2) equal our fp32 engine's. CTranslate2 (`pip install metaalign[bench]`)
+runs with `static_prompt` (its shared-prefix reuse) on the same converted model when installed.
+Prints every ratio to transformers.generate, the default dtype's last.
 """
 
 from __future__ import annotations
@@ -40,14 +44,14 @@ def requests(n: int, new: int, system_info: str = SYSTEM_INFO):
     ]
 
 
-def ours(engine, reqs) -> tuple[int, float]:
+def ours(engine, reqs) -> tuple[int, float, list[str]]:
     start = time.perf_counter()
     out = engine.generate(reqs)
-    return sum(c.completion_tokens for c in out), time.perf_counter() - start
+    return sum(c.completion_tokens for c in out), time.perf_counter() - start, [c.text for c in out]
 
 
 @torch.inference_mode()
-def baseline(engine, reqs) -> tuple[int, float]:
+def baseline(engine, reqs) -> tuple[int, float, list[str]]:
     """`model.generate` on the same rendered prompts, left-padded, greedy; useful tokens only."""
     start = time.perf_counter()
     prompts = [engine.renderer.prompt(r.system_info, r.user_info, r.dialogue).input_ids for r in reqs]
@@ -61,46 +65,128 @@ def baseline(engine, reqs) -> tuple[int, float]:
         do_sample=False,
         pad_token_id=engine.pad_id,
     )
-    tokens = 0
+    tokens, texts = 0, []
     for row in out[:, width:].tolist():
         cut = next((k for k, t in enumerate(row) if t in engine.end_ids), len(row))
         tokens += cut
-    return tokens, time.perf_counter() - start
+        texts.append(engine.tokenizer.decode(row[:cut], skip_special_tokens=True))
+    return tokens, time.perf_counter() - start, texts
+
+
+class CT2:
+    """CTranslate2's Generator on the same converted model; the shared prefix as `static_prompt`."""
+
+    def __init__(self, engine, model_ref: str, quantization: str) -> None:
+        import tempfile
+
+        import ctranslate2
+        from ctranslate2.converters import TransformersConverter
+
+        from metaalign.models.convert import ensure_local
+
+        self.engine = engine
+        self.folder = tempfile.mkdtemp(prefix="ct2-")
+        TransformersConverter(str(ensure_local(model_ref))).convert(
+            self.folder, quantization=quantization, force=True
+        )
+        self.generator = ctranslate2.Generator(
+            self.folder, device="cpu", intra_threads=torch.get_num_threads()
+        )
+
+    def __call__(self, _engine, reqs) -> tuple[int, float, list[str]]:
+        start = time.perf_counter()
+        tok = self.engine.tokenizer
+        prompts = [self.engine.prompt_ids(r) for r in reqs]
+        cut = prompts[0][1]
+        static = tok.convert_ids_to_tokens(prompts[0][0][:cut])
+        rest = [tok.convert_ids_to_tokens(ids[cut:]) for ids, _ in prompts]
+        results = self.generator.generate_batch(
+            rest,
+            static_prompt=static or None,
+            max_length=reqs[0].max_new_tokens,
+            sampling_topk=1,
+            include_prompt_in_result=False,
+            end_token=[tok.convert_ids_to_tokens(i) for i in self.engine.end_ids],
+            max_batch_size=len(reqs),
+        )
+        tokens, texts = 0, []
+        for result in results:
+            ids = [i for i in result.sequences_ids[0] if i not in self.engine.end_ids]
+            tokens += len(ids)
+            texts.append(tok.decode(ids, skip_special_tokens=True))
+        return tokens, time.perf_counter() - start, texts
+
+
+def systems(args, si: str):
+    """(name, engine, run) for every system of the run; the fp32 engine first."""
+    from metaalign.engine.hf import TransformersEngine
+
+    fp32 = TransformersEngine.from_pretrained(args.model, dtype="fp32", batch_size=max(args.batches))
+    out = [("transformers.generate fp32", fp32, baseline), ("ours fp32", fp32, ours)]
+    for dtype in args.dtypes:
+        if dtype != "fp32":
+            engine = TransformersEngine.from_pretrained(args.model, dtype=dtype, batch_size=max(args.batches))
+            out.append((f"ours {dtype}", engine, ours))
+    try:
+        import ctranslate2  # noqa: F401
+    except ImportError:
+        print("CTranslate2 is not installed (pip install metaalign[bench]): skipped")
+        return out
+    for quantization in args.ct2:
+        out.append((f"CTranslate2 {quantization} + static_prompt", fp32, CT2(fp32, args.model, quantization)))
+    return out
 
 
 def main() -> None:
+    from metaalign.engine.precision import DEFAULT_DTYPE, DTYPES
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32])
-    parser.add_argument("--new", type=int, default=64, help="max new tokens per request")
+    parser.add_argument("--new", type=int, default=128, help="max new tokens per request")
+    parser.add_argument("--dtypes", nargs="+", choices=DTYPES, default=list(DTYPES))
+    parser.add_argument("--ct2", nargs="*", default=["float32", "int8"], help="CTranslate2 quantizations")
     parser.add_argument(
-        "--system-tokens",
-        type=int,
-        default=0,
-        help="a System Info of about this many tokens (0: a 2-line one)",
+        "--system-tokens", type=int, default=0, help="a System Info of about this many tokens"
     )
     args = parser.parse_args()
     from engine_prefix import system_info
 
-    from metaalign.engine.hf import TransformersEngine
-
-    engine = TransformersEngine.from_pretrained(args.model, batch_size=max(args.batches))
-    si = system_info(engine.tokenizer, args.system_tokens) if args.system_tokens else SYSTEM_INFO
-    ids, cut = engine.prompt_ids(requests(1, 1, si)[0])
+    runs = systems(args, SYSTEM_INFO)
+    fp32 = runs[1][1]
+    si = system_info(fp32.tokenizer, args.system_tokens) if args.system_tokens else SYSTEM_INFO
+    ids, cut = fp32.prompt_ids(requests(1, 1, si)[0])
     print(f"prompts of ~{len(ids)} tokens; the shared System Info prefix is {cut} of them")
-    engine.generate(requests(4, 4, si))  # warm-up (and the prefix is cached, as in a running server)
-    ratios = {}
+    for _name, engine, run in runs:
+        run(engine, requests(4, 4, si))  # warm-up (and the prefix is cached, as in a running server)
+    speed: dict[str, dict[int, float]] = {name: {} for name, _, _ in runs}
+    same: dict[str, list[int]] = {name: [0, 0] for name, _, _ in runs}
     for b in args.batches:
         reqs = requests(b, args.new, si)
-        bt, bs = baseline(engine, reqs)
-        ot, os_ = ours(engine, reqs)
-        ratios[b] = (ot / os_) / (bt / bs)
-        print(
-            f"batch {b:>3}: transformers.generate {bt / bs:7.1f} tok/s ({bt} tok) | "
-            f"engine {ot / os_:7.1f} tok/s ({ot} tok, {ot / os_ / ROOFLINE_TOKS:.1%} of the "
-            f"~{ROOFLINE_TOKS:.0f} tok/s roofline) | ratio {ratios[b]:.2f}x"
-        )
-    print("speed-up vs transformers.generate: " + ", ".join(f"batch {b} {r:.2f}x" for b, r in ratios.items()))
+        reference = None
+        for name, engine, run in runs:
+            tokens, seconds, texts = run(engine, reqs)
+            speed[name][b] = tokens / seconds
+            if name == "ours fp32":
+                reference = texts
+            if reference is not None:
+                same[name][0] += sum(a == r for a, r in zip(texts, reference, strict=True))
+                same[name][1] += len(texts)
+            print(
+                f"batch {b:>3} | {name:<36} {tokens / seconds:7.1f} tok/s ({tokens} tok, "
+                f"{tokens / seconds / ROOFLINE_TOKS:.0%} of the ~{ROOFLINE_TOKS:.0f} tok/s roofline)",
+                flush=True,
+            )
+    base = speed["transformers.generate fp32"]
+    for name, _, _ in runs:
+        equal = f"greedy texts equal to ours fp32: {same[name][0]}/{same[name][1]}" if same[name][1] else ""
+        ratios = ", ".join(f"batch {b} {speed[name][b] / base[b]:.2f}x" for b in args.batches)
+        print(f"{name:<36} vs generate: {ratios}   {equal}")
+    default = f"ours {DEFAULT_DTYPE}" if f"ours {DEFAULT_DTYPE}" in speed else "ours fp32"
+    print(
+        f"{default} (the default dtype) vs transformers.generate: "
+        + ", ".join(f"batch {b} {speed[default][b] / base[b]:.2f}x" for b in args.batches)
+    )
 
 
 if __name__ == "__main__":

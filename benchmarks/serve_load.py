@@ -3,9 +3,11 @@
 Run: OMP_NUM_THREADS=2 .venv/bin/python benchmarks/serve_load.py [--clients 32] [--duration 60]
 (add `--engine fake` to measure the HTTP layer alone).
 Starts `metaalign serve` (the embedded model by default) in a subprocess, then drives it with
-the openai SDK: each client loops over requests with its own User Info. The same load runs
-against the batching server (max_batch 16) and against a one-request-at-a-time baseline
-(max_batch 1); the throughput ratio is printed last.
+the openai SDK: each client loops over requests with its own User Info and its own answer
+length (16 to 64 tokens, so rows end at different steps). The same load runs against the
+server with static batching (a batch runs until its longest row ends: the baseline) and with
+continuous batching (requests join at the next step, finished rows leave at once), both at
+max_batch 16; `--one-at-a-time` adds max_batch 1. The throughput ratio is printed last.
 """
 
 from __future__ import annotations
@@ -27,15 +29,18 @@ import yaml
 KEY = "sk-load-test-user-0001"
 
 
-def start_server(model: str, engine: str, max_batch: int, folder: Path) -> tuple[subprocess.Popen, str]:
+def start_server(
+    model: str, engine: str, max_batch: int, scheduling: str, folder: Path
+) -> tuple[subprocess.Popen, str]:
     config = {
+        "scheduling": scheduling,
         "system_info": "You are a helpful assistant of a bicycle shop. Keep answers short.",
         "keys": [{"key": KEY, "role": "user"}],
         "max_queue": 256,
         "max_batch": max_batch,
         "batch_wait_ms": 5,
     }
-    path = folder / f"serve-{max_batch}.yaml"
+    path = folder / f"serve-{max_batch}-{scheduling}.yaml"
     path.write_text(yaml.safe_dump(config))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -76,7 +81,7 @@ async def client(sdk, index: int, until: float, latencies: list[float], errors: 
             await sdk.chat.completions.create(
                 model="metaalign",
                 messages=[{"role": "user", "content": f"Question {k}: how do I keep my chain clean?"}],
-                max_tokens=16,
+                max_tokens=16 * (1 + index % 4),
                 temperature=0,
                 extra_body={"metaalign": {"user_info": f"I am rider number {index}."}},
             )
@@ -97,8 +102,8 @@ async def drive(url: str, clients: int, duration: float) -> tuple[list[float], l
     return latencies, errors
 
 
-def run(label: str, args: argparse.Namespace, max_batch: int, folder: Path) -> float:
-    proc, url = start_server(args.model, args.engine, max_batch, folder)
+def run(label: str, args: argparse.Namespace, max_batch: int, scheduling: str, folder: Path) -> float:
+    proc, url = start_server(args.model, args.engine, max_batch, scheduling, folder)
     try:
         start = time.monotonic()
         latencies, errors = asyncio.run(drive(url, args.clients, args.duration))
@@ -123,12 +128,27 @@ def main() -> None:
     parser.add_argument("--engine", choices=["model", "fake"], default="model")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load per server")
+    parser.add_argument("--one-at-a-time", action="store_true", help="also run max_batch 1")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "2")
     with tempfile.TemporaryDirectory() as folder:
-        batched = run(f"batching server (max_batch 16), {args.clients} clients", args, 16, Path(folder))
-        single = run(f"one-at-a-time baseline (max_batch 1), {args.clients} clients", args, 1, Path(folder))
-    print(f"throughput ratio, batching vs one at a time: {batched / single:.2f}x")
+        if args.one_at_a_time:
+            single = run(
+                f"one at a time (max_batch 1), {args.clients} clients", args, 1, "static", Path(folder)
+            )
+        static = run(
+            f"static batching (max_batch 16), {args.clients} clients", args, 16, "static", Path(folder)
+        )
+        continuous = run(
+            f"continuous batching (max_batch 16), {args.clients} clients",
+            args,
+            16,
+            "continuous",
+            Path(folder),
+        )
+    if args.one_at_a_time:
+        print(f"throughput ratio, static batching vs one at a time: {static / single:.2f}x")
+    print(f"throughput ratio, continuous vs static batching: {continuous / static:.2f}x")
 
 
 if __name__ == "__main__":

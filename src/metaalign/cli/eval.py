@@ -44,6 +44,12 @@ def _generation_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--max-new-tokens", type=bounded(int, 1), default=128, help="answer length cap (greedy)")
     p.add_argument("--batch-size", type=bounded(int, 1), default=16, help="generation batch size")
+    p.add_argument(
+        "--dtype",
+        choices=["fp32", "bf16", "int8"],
+        default=None,
+        help="weight precision of the transformers engine (default: the engine's, see docs/serve.md)",
+    )
 
 
 def _verifiable(cmds: argparse._SubParsersAction) -> None:
@@ -110,10 +116,10 @@ def _threads(args: argparse.Namespace) -> None:
         torch.set_num_threads(args.threads)
 
 
-def _engine_factory(batch_size: int):
+def _engine_factory(batch_size: int, dtype: str | None = None):
     from metaalign.eval.verifiable import transformers_engine
 
-    return lambda ref: transformers_engine(ref, batch_size)
+    return lambda ref: transformers_engine(ref, batch_size, dtype)
 
 
 def run_verifiable_cmd(args: argparse.Namespace) -> int:
@@ -127,7 +133,7 @@ def run_verifiable_cmd(args: argparse.Namespace) -> int:
         systems,
         args.suite,
         args.out,
-        engine_factory=_engine_factory(args.batch_size),
+        engine_factory=_engine_factory(args.batch_size, args.dtype),
         limit=args.limit,
         max_new_tokens=args.max_new_tokens,
         seed=args.seed,
@@ -156,7 +162,7 @@ def run_judge_cmd(args: argparse.Namespace) -> int:
         args.test_split,
         args.out,
         judge=PairwiseJudge(client),
-        engine_factory=_engine_factory(args.batch_size),
+        engine_factory=_engine_factory(args.batch_size, args.dtype),
         limit=args.limit,
         max_new_tokens=args.max_new_tokens,
         seed=args.seed,

@@ -59,6 +59,12 @@ def _engine_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument(
+        "--dtype",
+        choices=["fp32", "bf16", "int8"],
+        default=None,
+        help="weight precision of the transformers backend (default: measured best, see docs/serve.md)",
+    )
+    p.add_argument(
         "--engine", choices=["model", "fake"], default="model", help=argparse.SUPPRESS
     )  # tests only
 
@@ -78,7 +84,7 @@ def make_engine(args: argparse.Namespace, model: str, batch_size: int = 16) -> A
     from metaalign.engine.hf import TransformersEngine, set_threads
 
     set_threads(args.threads)
-    return TransformersEngine.from_pretrained(model, batch_size=batch_size)
+    return TransformersEngine.from_pretrained(model, dtype=args.dtype, batch_size=batch_size)
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -102,7 +108,14 @@ def run_serve(args: argparse.Namespace) -> int:
     print(f"metaalign: serving {names} on http://{args.host}:{args.port}/v1", file=sys.stderr)
     if config.playground:
         print(f"metaalign: playground at http://{args.host}:{args.port}/playground", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # SIGTERM: stop accepting, give in-flight requests shutdown_timeout_s, then end them
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        timeout_graceful_shutdown=config.shutdown_timeout_s,
+    )
     return 0
 
 

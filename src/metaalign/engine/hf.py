@@ -9,16 +9,17 @@ torch and transformers are imported here, so only import this module inside comm
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
 
 from metaalign.engine.base import Completion, DeltaCallback, GenerationRequest, stream_from
-from metaalign.engine.decode import Row, run_batch
+from metaalign.engine.decode import Row
 from metaalign.engine.prefix import PrefixCache, prefix_length
 from metaalign.engine.sampling import RowSampler
+from metaalign.engine.scheduler import ContinuousDecoder
 from metaalign.engine.textstream import TextStream
 from metaalign.models.resolver import DEFAULT_MODEL
 from metaalign.render import Renderer
@@ -41,6 +42,7 @@ class TransformersEngine:
         min_prefix_tokens: int = 16,
     ) -> None:
         self.model = model.eval()
+        self.dtype = "fp32"  # the weights' precision when built by from_pretrained (precision.py)
         self.tokenizer = tokenizer
         self.renderer = Renderer(tokenizer)
         self.batch_size = batch_size
@@ -59,10 +61,23 @@ class TransformersEngine:
         self._seen: OrderedDict[int, None] = OrderedDict()  # hashes of prefixes met before
 
     @classmethod
-    def from_pretrained(cls, ref: str = DEFAULT_MODEL, **kw: Any) -> TransformersEngine:
+    def from_pretrained(
+        cls, ref: str = DEFAULT_MODEL, *, dtype: str | None = None, **kw: Any
+    ) -> TransformersEngine:
+        """The engine for model `ref` with weights in `dtype`: fp32, bf16 or int8 (precision.py).
+
+        None: DEFAULT_DTYPE on a CPU, the loader's own choice (bf16 or fp16) on a GPU.
+        """
+        from metaalign.engine.precision import DEFAULT_DTYPE, apply_dtype, check_dtype
         from metaalign.models import load_model, load_tokenizer
 
-        return cls(load_model(ref), load_tokenizer(ref), **kw)
+        name = check_dtype(dtype) if dtype else None
+        model = load_model(ref, dtype="float32" if name else None)
+        if name is None and model.device.type == "cpu":
+            name = DEFAULT_DTYPE
+        engine = cls(apply_dtype(model, name) if name else model, load_tokenizer(ref), **kw)
+        engine.dtype = name or str(model.dtype).removeprefix("torch.")
+        return engine
 
     def prompt_ids(self, request: GenerationRequest) -> tuple[list[int], int]:
         """The rendered prompt's ids and how many leading ids form its reusable prefix."""
@@ -88,20 +103,34 @@ class TransformersEngine:
         """One Completion per request, in order; `on_delta(i, text, None)` streams as tokens come,
         then `on_delta(i, "", completion)` marks request i done."""
         prompts = [self.prompt_ids(r) for r in requests]
-        groups = self._plan(prompts)
+        order = deque(
+            i
+            for _key, indices in self._plan(prompts)
+            for i in sorted(indices, key=lambda i: len(prompts[i][0]))
+        )
         results: list[Completion | None] = [None] * len(requests)
-        for key, indices in groups:
-            indices.sort(key=lambda i: len(prompts[i][0]))  # similar lengths pad less
-            prefix = self.prefixes.get(self.model, key) if key and self.prefixes is not None else None
-            for start in range(0, len(indices), self.batch_size):
-                chunk = indices[start : start + self.batch_size]
-                rows = [self._row(requests[i], prompts[i][0], i, on_delta) for i in chunk]
-                run_batch(self.model, rows, pad_id=self.pad_id, end_ids=self.end_ids, prefix=prefix)
-                for i, row in zip(chunk, rows, strict=True):
-                    results[i] = Completion(row.stream.text, len(row.ids), len(row.generated), row.finish)
-                    if on_delta is not None:
-                        on_delta(i, "", results[i])
+        decoder = ContinuousDecoder(self)
+
+        def emit(i: int) -> Callable[[str], None] | None:
+            return None if on_delta is None else (lambda delta: on_delta(i, delta, None))
+
+        def finish(done: list[tuple[Any, Completion]]) -> None:
+            for i, completion in done:
+                results[i] = completion
+                if on_delta is not None:
+                    on_delta(i, "", completion)
+
+        while order or decoder.active:  # a finished row's slot is refilled before the next step
+            free = self.batch_size - decoder.active
+            if order and free > 0 and decoder.joinable:
+                take = [order.popleft() for _ in range(min(free, len(order)))]
+                finish(decoder.admit([(requests[i], emit(i), i) for i in take], [prompts[i] for i in take]))
+            finish(decoder.step())
         return results  # type: ignore[return-value]  # every index was filled above
+
+    def decoder(self) -> ContinuousDecoder:
+        """A running batch that requests can join between steps (the server's continuous batching)."""
+        return ContinuousDecoder(self)
 
     def _plan(self, prompts: list[tuple[list[int], int]]) -> list[tuple[tuple[int, ...], list[int]]]:
         """Groups request indices by shared prefix; requests not worth a prefix share one plain group.
@@ -139,7 +168,7 @@ class TransformersEngine:
         return stream_from(self, request)
 
     def _row(
-        self, request: GenerationRequest, ids: list[int], index: int, on_delta: DeltaCallback | None
+        self, request: GenerationRequest, ids: list[int], emit: Callable[[str], None] | None, tag: Any
     ) -> Row:
         decode = lambda kept: self.tokenizer.decode(kept, skip_special_tokens=True)  # noqa: E731
         return Row(
@@ -147,7 +176,8 @@ class TransformersEngine:
             max_new_tokens=request.max_new_tokens,
             sampler=RowSampler(request.temperature, request.top_p, request.seed),
             stream=TextStream(decode, request.stop),
-            on_delta=None if on_delta is None else (lambda delta: on_delta(index, delta, None)),
+            on_delta=emit,
+            tag=tag,
         )
 
 

@@ -72,3 +72,40 @@ def make_cache(
     for index, (k, v) in enumerate(prefix or []):
         cache.layers[index].update(k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1))
     return cache
+
+
+def mergeable(cache: Any) -> bool:
+    """Whether `cache` can take rows of another cache (InPlaceLayers only)."""
+    return cache is not None and all(isinstance(layer, InPlaceLayer) for layer in cache.layers)
+
+
+def merge_caches(a: Any, b: Any, width: int, room: int = 64) -> Any:
+    """One cache holding a's rows then b's, each left-padded (with zeros) to `width` columns."""
+    merged = DynamicCache()
+    merged.layers = []
+    for la, lb in zip(a.layers, b.layers, strict=True):
+        rows = la._keys.shape[0] + lb._keys.shape[0]
+        layer = InPlaceLayer()
+        layer.lazy_initialization(la.keys, la.values)
+        layer._keys = la._keys.new_zeros((rows, la._keys.shape[1], width + room, la._keys.shape[-1]))
+        layer._values = la._values.new_zeros(layer._keys.shape)
+        for offset, source in ((0, la), (la._keys.shape[0], lb)):
+            count, length = source._keys.shape[0], source.length
+            target = slice(offset, offset + count)
+            layer._keys[target, :, width - length : width] = source._keys[:, :, :length]
+            layer._values[target, :, width - length : width] = source._values[:, :, :length]
+        layer.length = width
+        layer.keys, layer.values = layer._keys[:, :, :width], layer._values[:, :, :width]
+        merged.layers.append(layer)
+    return merged
+
+
+def trim_cache(cache: Any, first: int) -> bool:
+    """Drops each layer's first `first` columns (views, no copy); False where the cache cannot."""
+    if not mergeable(cache):
+        return False
+    for layer in cache.layers:
+        layer._keys, layer._values = layer._keys[:, :, first:], layer._values[:, :, first:]
+        layer.length -= first
+        layer.keys, layer.values = layer._keys[:, :, : layer.length], layer._values[:, :, : layer.length]
+    return True

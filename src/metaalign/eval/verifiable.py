@@ -149,6 +149,9 @@ def evaluate_system(
         "suite_split": suite.split,
         "decoding": "greedy",
     }
+    dtype = getattr(engine, "dtype", "fp32")
+    if dtype != "fp32":  # fp32 runs keep the header they always had, so they still resume
+        settings["dtype"] = dtype
     store = GenerationStore(out_dir / "generations" / f"{slug(system.name)}.jsonl", settings)
     resumed = sum(c.id in store.done for c in cases)
     started = time.perf_counter()
@@ -259,15 +262,15 @@ def run_verifiable(
     )
 
 
-def transformers_engine(ref: str, batch_size: int = 16) -> Engine:
-    """The batched transformers engine for `ref`, batching across System Infos.
+def transformers_engine(ref: str, batch_size: int = 16, dtype: str | None = None) -> Engine:
+    """The batched transformers engine for `ref`, batching across System Infos; weights in `dtype`.
 
     Suite cases rarely share a System Info, and the engine batches only requests that share a
     cached prefix; with the prefix cache off every request can join a batch.
     """
     from metaalign.engine.hf import TransformersEngine
 
-    return TransformersEngine.from_pretrained(ref, batch_size=batch_size, prefix_cache_size=0)
+    return TransformersEngine.from_pretrained(ref, dtype=dtype, batch_size=batch_size, prefix_cache_size=0)
 
 
 def slug(name: str) -> str:

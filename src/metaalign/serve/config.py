@@ -41,6 +41,14 @@ class ServeConfig(BaseModel):
     max_queue: int = Field(default=64, ge=1, description="waiting requests before 503")
     max_batch: int = Field(default=16, ge=1, description="requests per engine batch")
     batch_wait_ms: float = Field(default=10.0, ge=0, description="how long to wait for a batch to fill")
+    scheduling: Literal["continuous", "static"] = Field(
+        default="continuous",
+        description="continuous: requests join the running batch at the next step; static: a batch runs "
+        "until its longest request ends (engines without continuous batching always run static)",
+    )
+    shutdown_timeout_s: float = Field(
+        default=5.0, gt=0, description="on SIGTERM, in-flight requests are ended after this many seconds"
+    )
     default_max_tokens: int = Field(default=256, ge=1)
     max_tokens_limit: int = Field(default=1024, ge=1)
     context_window: int | None = Field(default=None, ge=16, description="None: the model's own")

@@ -51,16 +51,22 @@ class ModelRegistry:
     def health(self) -> dict[str, Any]:
         """Queue state per model, and the totals the single-model server always reported."""
         per_model = {
-            name: {"waiting": len(s.batcher.waiting), "running": s.batcher.running}
+            name: {
+                "waiting": len(s.batcher.waiting),
+                "running": s.batcher.running,
+                "cancelled": s.batcher.cancelled,
+            }
             for name, s in self.services.items()
         }
         return {
             "status": "ok",
             "waiting": sum(m["waiting"] for m in per_model.values()),
             "running": sum(m["running"] for m in per_model.values()),
+            "cancelled": sum(m["cancelled"] for m in per_model.values()),
             "models": per_model,
         }
 
     def close(self) -> None:
+        """Every batcher stops taking work; in-flight rows end within the shutdown bound."""
         for service in self.services.values():
-            service.batcher.close()
+            service.batcher.close(service.config.shutdown_timeout_s)

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from metaalign import __version__
@@ -28,7 +28,7 @@ from metaalign.serve.protocol import (
     error_payload,
 )
 from metaalign.serve.registry import ModelRegistry
-from metaalign.serve.serving import APIError, ChatService
+from metaalign.serve.serving import APIError, ChatService, ClientGone
 from metaalign.serve.trust import Refused
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -82,7 +82,7 @@ def build_app(models: ChatService | ModelRegistry) -> FastAPI:
 
     @app.post("/v1/chat/completions", response_model=ChatCompletionResponse, responses=ERRORS)
     async def chat_completions(
-        body: ChatCompletionRequest, authorization: Annotated[str | None, Header()] = None
+        body: ChatCompletionRequest, raw: Request, authorization: Annotated[str | None, Header()] = None
     ) -> Any:
         key = registry.authenticate(authorization)
         service = registry.get(body.model)
@@ -95,7 +95,10 @@ def build_app(models: ChatService | ModelRegistry) -> FastAPI:
             return StreamingResponse(
                 service.stream(job, include_usage), media_type="text/event-stream", headers=headers
             )
-        response = await service.complete(job, info)
+        try:
+            response = await service.complete(job, info, raw.is_disconnected)
+        except ClientGone:  # nobody is listening; the request was dropped from the batch
+            return Response(status_code=499)
         return JSONResponse(response.model_dump(), headers=headers)
 
     if registry.config.playground:

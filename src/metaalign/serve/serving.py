@@ -7,12 +7,13 @@ non-streaming response or the SSE chunk stream. HTTP wiring is router.py's; shap
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import math
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from metaalign.engine.base import Completion, GenerationRequest
@@ -35,6 +36,7 @@ from metaalign.serve.protocol import (
 )
 from metaalign.serve.trust import Refused, resolve_tiers
 
+DISCONNECT_POLL_S = 0.5  # how often a waiting non-streamed request checks that its client is still there
 CHARS_PER_TOKEN_BOUND = 16  # no tokenizer packs more characters than this into one token on average
 
 
@@ -44,6 +46,10 @@ class APIError(Refused):
     def __init__(self, status: int, message: str, code: str, param: str | None = None, headers=None) -> None:
         super().__init__(status, message, code, param)
         self.headers = headers or {}
+
+
+class ClientGone(Exception):
+    """The client closed its connection before its answer was ready."""
 
 
 class RateLimiter:
@@ -91,7 +97,11 @@ class ChatService:
             config.context_window or context_window or getattr(engine, "context_window", None)
         )
         self.batcher = Batcher(
-            engine, max_queue=config.max_queue, max_batch=config.max_batch, batch_wait_ms=config.batch_wait_ms
+            engine,
+            max_queue=config.max_queue,
+            max_batch=config.max_batch,
+            batch_wait_ms=config.batch_wait_ms,
+            scheduling=config.scheduling,
         )
         self.limiter = RateLimiter()
 
@@ -225,22 +235,42 @@ class ChatService:
                 headers={"Retry-After": "1"},
             ) from err
 
-    async def complete(self, job: Job, info: MetaAlignInfo) -> ChatCompletionResponse:
-        text: list[str] = []
-        while True:
-            event = await job.events.get()
-            if isinstance(event, BaseException):  # the engine failed on this batch: retryable
-                message = f"generation failed: {event}; retry shortly"
-                raise APIError(503, message, "engine_error", headers={"Retry-After": "1"}) from event
-            if isinstance(event, Completion):
-                break
-            text.append(event)
+    async def complete(
+        self, job: Job, info: MetaAlignInfo, disconnected: Callable[[], Awaitable[bool]] | None = None
+    ) -> ChatCompletionResponse:
+        """The whole answer; a client that hangs up (`disconnected()` turns true) has its request dropped."""
+        event = None
+        try:
+            while not isinstance(event, BaseException | Completion):
+                event = await self._next_event(job, disconnected)
+        finally:
+            if not isinstance(event, Completion):
+                job.cancel()  # the client went away or the task was cancelled: stop generating
+        if isinstance(event, BaseException):  # the engine failed on this batch: retryable
+            message = f"generation failed: {event}; retry shortly"
+            raise APIError(503, message, "engine_error", headers={"Retry-After": "1"}) from event
         return ChatCompletionResponse(
             model=self.name,
             choices=[Choice(message=AssistantMessage(content=event.text), finish_reason=event.finish_reason)],
             usage=_usage(event),
             metaalign=info,
         )
+
+    @staticmethod
+    async def _next_event(job: Job, disconnected: Callable[[], Awaitable[bool]] | None) -> Any:
+        """The job's next event; polls `disconnected` while waiting and raises ClientGone once it is true."""
+        if disconnected is None:
+            return await job.events.get()
+        getter = asyncio.ensure_future(job.events.get())  # one get across polls: no event is lost
+        try:
+            while True:
+                done, _ = await asyncio.wait({getter}, timeout=DISCONNECT_POLL_S)
+                if done:
+                    return getter.result()
+                if await disconnected():
+                    raise ClientGone()
+        finally:
+            getter.cancel()
 
     async def stream(self, job: Job, include_usage: bool) -> AsyncIterator[str]:
         """SSE lines in the OpenAI chunk format, ending with `data: [DONE]`."""
@@ -253,20 +283,26 @@ class ChatService:
             payload = ChatCompletionChunk(**base, choices=choices, usage=usage).model_dump(exclude_none=True)
             return f"data: {json.dumps(payload)}\n\n"
 
-        yield chunk(DeltaMessage(role="assistant", content=""))
-        while True:
-            event = await job.events.get()
-            if isinstance(event, BaseException):
-                error = {"error": {"message": f"generation failed: {event}", "type": "server_error"}}
-                yield f"data: {json.dumps(error)}\n\n"
-                break
-            if isinstance(event, Completion):
-                yield chunk(DeltaMessage(), finish=event.finish_reason)
-                if include_usage:
-                    yield chunk(DeltaMessage(), usage=_usage(event), empty=True)
-                break
-            yield chunk(DeltaMessage(content=event))
-        yield "data: [DONE]\n\n"
+        finished = False
+        try:
+            yield chunk(DeltaMessage(role="assistant", content=""))
+            while True:
+                event = await job.events.get()
+                if isinstance(event, BaseException):
+                    error = {"error": {"message": f"generation failed: {event}", "type": "server_error"}}
+                    yield f"data: {json.dumps(error)}\n\n"
+                    break
+                if isinstance(event, Completion):
+                    finished = True
+                    yield chunk(DeltaMessage(), finish=event.finish_reason)
+                    if include_usage:
+                        yield chunk(DeltaMessage(), usage=_usage(event), empty=True)
+                    break
+                yield chunk(DeltaMessage(content=event))
+            yield "data: [DONE]\n\n"
+        finally:  # the client hung up (the response is closed mid-stream): stop generating its answer
+            if not finished:
+                job.cancel()
 
 
 def _usage(c: Completion) -> Usage:
