@@ -5,7 +5,16 @@ from pathlib import Path
 
 import pytest
 
-from metaalign.quickstart.report import END, START, publish, readme_section, single_tier, summarize, targets
+from metaalign.quickstart.report import (
+    END,
+    START,
+    markers,
+    publish,
+    readme_section,
+    single_tier,
+    summarize,
+    targets,
+)
 
 
 def est(value: float, n: int) -> dict:
@@ -75,6 +84,22 @@ def test_publish_replaces_only_the_marked_section(tmp_path: Path) -> None:
     assert "old" not in text and text.startswith("# Title") and text.endswith("after\n")
     assert readme_section(_summary(), "docs/results/quickstart.png") in text
     assert (tmp_path / "docs" / "results" / "quickstart.png").read_bytes() == b"png"
+
+
+def test_a_named_run_publishes_beside_the_quickstart_and_leaves_its_section(tmp_path: Path) -> None:
+    report = tmp_path / "run" / "report"
+    report.mkdir(parents=True)
+    (report / "quickstart.json").write_text(json.dumps(_summary()))
+    (report / "report.png").write_bytes(b"png")
+    readme = tmp_path / "README.md"
+    start, end = markers("full")
+    readme.write_text(f"{START}\nquickstart's\n{END}\n{start}\nold\n{end}\n")
+    publish(report, readme, tmp_path / "docs" / "results", "full")
+    text = readme.read_text()
+    assert f"{START}\nquickstart's\n{END}\n" in text and "old" not in text
+    assert readme_section(_summary(), "docs/results/full.png", "full") in text
+    assert json.loads((tmp_path / "docs" / "results" / "full.json").read_text()) == _summary()
+    assert not (tmp_path / "docs" / "results" / "quickstart.json").exists()
 
 
 def test_publish_refuses_a_readme_without_markers(tmp_path: Path) -> None:

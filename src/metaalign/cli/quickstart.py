@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=Path,
         metavar="README",
         default=None,
-        help="also copy the plot and summary to docs/results/ beside README and rewrite its results section",
+        help="also copy the plot and summary to docs/results/ beside README and rewrite its results section "
+        "(the packaged config's is `quickstart`; another config's is named by its file, e.g. `full`)",
     )
     p.set_defaults(func=run)
 
@@ -38,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from metaalign.quickstart.config import DEFAULT_CONFIG, FAST_CONFIG, load_quickstart_config
     from metaalign.quickstart.pipeline import Layout, run_quickstart
-    from metaalign.quickstart.report import publish
+    from metaalign.quickstart.report import DEFAULT_NAME, publish
 
     config_path = args.config or (FAST_CONFIG if args.fast else DEFAULT_CONFIG)
     workdir = args.workdir or Path("runs/quickstart-fast" if args.fast else "runs/quickstart")
@@ -52,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     if missed:
         print(f"targets missed: {', '.join(missed)} (see {layout.report / 'report.md'})", file=sys.stderr)
     if args.publish:
-        publish(layout.report, args.publish, args.publish.parent / "docs" / "results")
+        name = args.config.stem if args.config else DEFAULT_NAME
+        publish(layout.report, args.publish, args.publish.parent / "docs" / "results", name)
         print(f"updated {args.publish}")
     print(f"report: {layout.report / 'report.md'}\nmodel: {layout.model}\nnext:")
     print(f'  metaalign chat --model {layout.model} --system-info "Answer in all capital letters."')

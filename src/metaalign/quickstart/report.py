@@ -14,9 +14,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-START, END = "<!-- quickstart-results:start -->", "<!-- quickstart-results:end -->"
-PLOT_NAME = "quickstart.png"
-SUMMARY_NAME = "quickstart.json"
+DEFAULT_NAME = "quickstart"  # the packaged config's results; another config's are named by its file
+SUMMARY_NAME = "quickstart.json"  # in the run's report folder, whatever the config
+
+
+def markers(name: str = DEFAULT_NAME) -> tuple[str, str]:
+    """The README comments that enclose the results section of the run called `name`."""
+    return f"<!-- {name}-results:start -->", f"<!-- {name}-results:end -->"
+
+
+START, END = markers()
 
 
 def single_tier(metrics: Mapping[str, Mapping[str, float]]) -> float:
@@ -90,8 +97,11 @@ def summarize(
     }
 
 
-def readme_section(summary: Mapping[str, Any], plot: str = f"docs/results/{PLOT_NAME}") -> str:
-    """The README's results section, generated from the summary (never typed by hand)."""
+def readme_section(
+    summary: Mapping[str, Any], plot: str = f"docs/results/{DEFAULT_NAME}.png", name: str = DEFAULT_NAME
+) -> str:
+    """The README's results section of run `name`, generated from the summary (never typed by hand)."""
+    start, end = markers(name)
     base, trained = summary["figures"]["base"], summary["figures"]["metaaligned"]
     labels = {
         "single_tier_adherence": "adherence, preference in one tier",
@@ -113,7 +123,7 @@ def readme_section(summary: Mapping[str, Any], plot: str = f"docs/results/{PLOT_
     times = ", ".join(f"{name} {s / 60:.1f}" for name, s in summary["stage_seconds"].items())
     return "\n".join(
         [
-            START,
+            start,
             f"Produced on {summary['date']} by `{summary['command']}` "
             f"({summary['total_minutes']} min in all; {summary['cases']} held-out cases).",
             "",
@@ -122,7 +132,7 @@ def readme_section(summary: Mapping[str, Any], plot: str = f"docs/results/{PLOT_
             f"Minutes per stage: {times}.",
             "",
             f"![base vs MetaAligned]({plot})",
-            END,
+            end,
         ]
     )
 
@@ -140,15 +150,16 @@ def type_rows(types: Mapping[str, Mapping[str, float]]) -> list[str]:
     return [*rows, "", "</details>"]
 
 
-def publish(report_dir: Path, readme: Path, results_dir: Path) -> None:
-    """Copy the summary and plot beside the README and replace its results section."""
+def publish(report_dir: Path, readme: Path, results_dir: Path, name: str = DEFAULT_NAME) -> None:
+    """Copy the summary and plot beside the README as `name`.json/.png and replace its `name` section."""
     summary = json.loads((report_dir / SUMMARY_NAME).read_text(encoding="utf-8"))
     results_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(report_dir / SUMMARY_NAME, results_dir / SUMMARY_NAME)
-    shutil.copyfile(report_dir / "report.png", results_dir / PLOT_NAME)
-    plot = (results_dir / PLOT_NAME).resolve().relative_to(readme.resolve().parent).as_posix()
+    shutil.copyfile(report_dir / SUMMARY_NAME, results_dir / f"{name}.json")
+    shutil.copyfile(report_dir / "report.png", results_dir / f"{name}.png")
+    plot = (results_dir / f"{name}.png").resolve().relative_to(readme.resolve().parent).as_posix()
     text = readme.read_text(encoding="utf-8")
-    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), flags=re.DOTALL)
+    start, end = markers(name)
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), flags=re.DOTALL)
     if not pattern.search(text):
-        raise ValueError(f"{readme}: no results markers ({START} ... {END}) to replace")
-    readme.write_text(pattern.sub(lambda _: readme_section(summary, plot), text), encoding="utf-8")
+        raise ValueError(f"{readme}: no results markers ({start} ... {end}) to replace")
+    readme.write_text(pattern.sub(lambda _: readme_section(summary, plot, name), text), encoding="utf-8")
