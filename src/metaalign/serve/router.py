@@ -108,33 +108,22 @@ def build_app(models: ChatService | ModelRegistry) -> FastAPI:
 
 def _add_playground_routes(app: FastAPI, registry: ModelRegistry) -> None:
     """The page and the two routes it needs beyond the OpenAI ones (outside the OpenAI spec)."""
-    from metaalign.render.layout import load_layout
     from metaalign.serve.playground import add_page
 
-    default_system_info = load_layout().default_system_info
     add_page(app)
 
     @app.get("/v1/metaalign/info", response_model=ServerInfo, responses=ERRORS)
     async def info(authorization: Annotated[str | None, Header()] = None) -> ServerInfo:
-        """MetaAlign extension: the key's role, the deployer's System Info, the models, the limits."""
-        key = registry.authenticate(authorization)
-        config = registry.config
-        return ServerInfo(
-            role=key.role,
-            key_name=key.name,
-            system_info=config.system_info,
-            default_system_info=default_system_info,
-            system_message_policy=config.system_message_policy,
-            models=registry.names,
-            default_max_tokens=config.default_max_tokens,
-            max_tokens_limit=config.max_tokens_limit,
-        )
+        """MetaAlign extension: the key's role, the models, the limits, and the deployer's System Info
+        for a deployer key (a user key gets null and `system_info_hidden`)."""
+        return registry.info(registry.authenticate(authorization))
 
     @app.post("/v1/metaalign/render", response_model=RenderResponse, responses=ERRORS)
     async def render(
         body: ChatCompletionRequest, authorization: Annotated[str | None, Header()] = None
     ) -> RenderResponse:
-        """MetaAlign extension: the prompt a chat completions body becomes, exactly as the model sees it."""
+        """MetaAlign extension: the prompt a chat completions body becomes, exactly as the model sees it
+        (for a user key, the deployer's System Info text is replaced by a marked placeholder)."""
         key = registry.authenticate(authorization)
         return registry.get(body.model).render(body, key)
 

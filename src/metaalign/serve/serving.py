@@ -34,7 +34,7 @@ from metaalign.serve.protocol import (
     Usage,
     completion_id,
 )
-from metaalign.serve.trust import Refused, resolve_tiers
+from metaalign.serve.trust import HIDDEN_SYSTEM_INFO, Refused, hides_system_info, resolve_tiers
 
 DISCONNECT_POLL_S = 0.5  # how often a waiting non-streamed request checks that its client is still there
 CHARS_PER_TOKEN_BOUND = 16  # no tokenizer packs more characters than this into one token on average
@@ -174,16 +174,23 @@ class ChatService:
         if self.context_window is not None and chars > self.context_window * CHARS_PER_TOKEN_BOUND:
             raise self._too_long(f"over {self.context_window * CHARS_PER_TOKEN_BOUND} characters", 0)
         # the engine's tokenizer is shared with its batch thread: take the engine's own lock if it has one
+        hidden = hides_system_info(key.role, tiers.system_info_source)
         with getattr(self.engine, "_encode_lock", None) or contextlib.nullcontext():
             try:
                 rendered = self.renderer.prompt(tiers.system_info, tiers.user_info, tiers.dialogue)
+                shown = rendered.text
+                if hidden:  # the same layout, with a marked placeholder where the deployer's text is
+                    shown = self.renderer.text(
+                        HIDDEN_SYSTEM_INFO, tiers.user_info, tiers.dialogue, add_generation_prompt=True
+                    )
             except MetaAlignError as err:
                 raise APIError(400, str(err), "invalid_messages", "messages") from err
         return RenderResponse(
             model=self.name,
-            prompt=rendered.text,
+            prompt=shown,
             prompt_tokens=len(rendered.input_ids),
             system_info_source=tiers.system_info_source,
+            system_info_hidden=hidden,
             context_window=self.context_window,
         )
 
