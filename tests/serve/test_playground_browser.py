@@ -215,10 +215,23 @@ def assert_never_shown(b, secret: str) -> None:
 
 
 def save_screenshot(b, tmp_path: Path) -> Path:
-    height = b.execute_script("return document.documentElement.scrollHeight")
-    b.set_window_size(1400, max(900, min(int(height) + 40, 2000)))
-    shot = tmp_path / "playground.png"
-    assert b.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+    """The whole page in one shot: the viewport is stretched to the page's height through DevTools,
+    and every answer and shown prompt must lie inside it (none is cut off)."""
+    b.execute_script("window.scrollTo(0, 0)")
+    height = min(int(b.execute_script("return document.documentElement.scrollHeight")), 3000)
+    metrics = {"width": 1400, "height": height, "deviceScaleFactor": 1, "mobile": False}
+    b.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    try:
+        bottoms = b.execute_script(
+            "return [...document.querySelectorAll('#columns .answer, #columns .prompt:not(.hidden)')]"
+            ".map((e) => e.getBoundingClientRect().bottom);"
+        )
+        inner = b.execute_script("return window.innerHeight")
+        assert bottoms and max(bottoms) <= inner, (bottoms, inner)
+        shot = tmp_path / "playground.png"
+        assert b.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+    finally:
+        b.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     wanted = os.environ.get("METAALIGN_PLAYGROUND_SCREENSHOT")
     if wanted:
         Path(wanted).parent.mkdir(parents=True, exist_ok=True)

@@ -166,6 +166,9 @@ class ChatCompletionChunk(BaseModel):
     model: str
     choices: list[ChunkChoice]
     usage: Usage | None = None
+    metaalign: MetaAlignInfo | None = Field(
+        default=None, description="MetaAlign extension, outside the OpenAI spec: in the first chunk only"
+    )
 
 
 class ModelCard(BaseModel):

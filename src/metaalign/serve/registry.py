@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from metaalign.serve.config import KeyConfig, ServeConfig
-from metaalign.serve.protocol import ServerInfo
-from metaalign.serve.serving import APIError, ChatService, RateLimiter
+from metaalign.serve.protocol import ChatCompletionRequest, ServerInfo
+from metaalign.serve.serving import APIError, ChatService, Disconnected, RateLimiter, Reply
 from metaalign.serve.trust import config_source, hides_system_info
 
 
@@ -47,6 +47,14 @@ class ModelRegistry:
                 404, f"model '{model}' is not served here; known models: {known}", "model_not_found", "model"
             )
         return service
+
+    async def handle(
+        self, body: ChatCompletionRequest, authorization: str | None, disconnected: Disconnected | None = None
+    ) -> Reply:
+        """A chat completion, handled by the model it names (ChatService.handle)."""
+        if body.model not in self.services:
+            self.authenticate(authorization)  # a wrong key is a 401 whichever model it names
+        return await self.get(body.model).handle(body, authorization, disconnected)
 
     def authenticate(self, authorization: str | None) -> KeyConfig:
         return next(iter(self.services.values())).authenticate(authorization)
