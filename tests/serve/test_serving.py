@@ -238,3 +238,52 @@ def test_a_non_streamed_client_that_hangs_up_mid_answer_leaves_the_running_batch
     run(service, main())
     assert service.batcher.cancelled == 1
     assert engine.steps < 400  # dropped mid-answer, not at its end
+
+
+class CountingTokenizer:
+    """Delegates to a tokenizer, counting chat-template renders and encodings."""
+
+    def __init__(self, tokenizer) -> None:
+        self._tokenizer = tokenizer
+        self.templated = self.encoded = 0
+
+    def __getattr__(self, name: str):
+        return getattr(self._tokenizer, name)
+
+    def apply_chat_template(self, *args, **kw):
+        self.templated += 1
+        return self._tokenizer.apply_chat_template(*args, **kw)
+
+    def __call__(self, *args, **kw):
+        self.encoded += 1
+        return self._tokenizer(*args, **kw)
+
+
+def test_the_transformers_engine_is_given_each_prompt_templated_once_and_encoded_once(tokenizer_for) -> None:
+    """Through the service and the continuous batcher, on a tiny random Llama: one render per request."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from metaalign.engine.hf import TransformersEngine
+
+    tokenizer = tokenizer_for("smollm2")
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+    )  # fmt: skip
+    engine = TransformersEngine(LlamaForCausalLM(config).eval(), tokenizer, batch_size=4, min_prefix_tokens=4)
+    assert engine.renderer.system_role  # the template probe, made once per renderer, is not counted
+    counting = engine.renderer.tokenizer = CountingTokenizer(tokenizer)
+    service = ChatService(engine, make_config())
+
+    async def main() -> list:
+        asked = [
+            service.handle(body(f"question {i}", max_tokens=3, temperature=0), bearer(USER_KEY))
+            for i in range(3)
+        ]
+        return await asyncio.gather(*asked)
+
+    replies = run(service, main())
+    assert all(r.response is not None and r.response.usage.prompt_tokens > 10 for r in replies)
+    assert (counting.templated, counting.encoded) == (3, 3)
