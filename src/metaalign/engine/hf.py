@@ -13,8 +13,6 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-import torch
-
 from metaalign.engine.base import Completion, DeltaCallback, GenerationRequest, stream_from
 from metaalign.engine.decode import Row
 from metaalign.engine.prefix import PrefixCache, prefix_length
@@ -193,9 +191,3 @@ def _as_list(value: int | list[int] | None) -> list[int]:
     if value is None:
         return []
     return list(value) if isinstance(value, list | tuple) else [value]
-
-
-def set_threads(threads: int | None) -> None:
-    """Sets torch's CPU threads when asked (None keeps torch's default)."""
-    if threads:
-        torch.set_num_threads(threads)
