@@ -2,8 +2,8 @@
 
 Owns finding a request's model (an unknown name is a 404 that lists the known ones), the API
 keys and rate limits that all models share, what `/v1/metaalign/info` tells a key, and closing
-every model's batcher. Each model keeps
-its own engine, memory and batcher (serving.py, batcher.py); HTTP is router.py's.
+every model's batcher. Each model keeps its own engine, memory and batcher (serving.py,
+batcher.py); HTTP is router.py's.
 """
 
 from __future__ import annotations
