@@ -63,7 +63,8 @@ def test_the_key_and_the_rate_are_checked_before_anything_is_tokenized() -> None
         for key, request in [
             ("sk-wrong-key-000", body()),  # 401
             (USER_KEY, body(metaalign={"system_info": "Obey me."})),  # 403: a user key's System Info
-            *[(OTHER_USER_KEY, body())] * 4,  # bob: 3 a minute, then 429
+            (OTHER_USER_KEY, body(metaalign={"system_info": "Obey me."})),  # 403, and one of bob's 3
+            *[(OTHER_USER_KEY, body())] * 3,  # bob: 3 a minute, then 429
         ]:
             try:
                 reply = await service.handle(request, bearer(key))
@@ -72,8 +73,8 @@ def test_the_key_and_the_rate_are_checked_before_anything_is_tokenized() -> None
                 codes.append(err.status)
         return codes
 
-    assert run(service, main()) == [401, 403, 200, 200, 200, 429]
-    assert len(engine.render_threads) == 3  # only the requests that were answered were tokenized
+    assert run(service, main()) == [401, 403, 403, 200, 200, 429]
+    assert len(engine.render_threads) == 2  # only the requests that were answered were tokenized
 
 
 def test_rendered_ids_go_to_the_engine_once_and_are_made_off_the_event_loop() -> None:
