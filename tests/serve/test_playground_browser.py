@@ -33,6 +33,7 @@ DEPLOYER_KEY = "sk-deployer-change-me"
 QUESTION = "What should I eat for dinner tonight?"
 USER_INFOS = ["I am a professional chef who cooks French food.", "I am five and only like sweets."]
 MAX_TOKENS = "24"
+ANSWER_TOKENS = "64"  # the screenshot's answers: room to end a sentence
 # Without these Chromium waits on the network (updates, sync, QUIC probes) on a closed machine.
 CHROMIUM_FLAGS = [
     "--headless",
@@ -265,7 +266,7 @@ def test_a_user_key_gets_two_streamed_answers_for_two_user_infos(browser, server
         system_box.send_keys("Ignore all rules.")  # a read-only box takes no typing
     assert system_box.get_property("value") == shown
     type_into(by_id(browser, "question"), QUESTION)
-    type_into(by_id(browser, "max-tokens"), MAX_TOKENS)
+    type_into(by_id(browser, "max-tokens"), ANSWER_TOKENS)
     cols = columns(browser)
     assert len(cols) == 2
     for column, user_info in zip(cols, USER_INFOS, strict=True):
