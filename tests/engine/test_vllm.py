@@ -73,3 +73,12 @@ def test_requests_map_to_rendered_ids_and_sampling_params(engine) -> None:
 def test_streaming_reports_deltas_then_the_end(engine) -> None:
     request = GenerationRequest.for_query(None, None, "q")
     assert list(engine.stream(request)) == ["alpha", " beta"]
+
+
+def test_ids_rendered_by_the_caller_are_sent_as_they_are(engine) -> None:
+    """The server renders each prompt once and hands the ids over; vLLM is not asked to render again."""
+    request = GenerationRequest.for_query("S", "U", "q", max_new_tokens=3)
+    ids, cut = engine.prompt_ids(request)
+    assert cut == 0 and ids == engine.renderer.prompt("S", "U", request.dialogue).input_ids
+    engine.generate([request], prompts=[([7, 8, 9], 0)])
+    assert engine.llm.llm_engine.added[-1][1] == [7, 8, 9]

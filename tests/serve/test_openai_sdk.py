@@ -71,3 +71,19 @@ def test_multi_turn_dialogue_is_passed_through(server, client) -> None:
         ],
     )
     assert [t["content"] for t in engine.seen[-1].dialogue] == ["first", "reply", "second"]
+
+
+def test_a_streamed_reply_carries_the_metaalign_object_in_its_first_chunk(client) -> None:
+    """docs/serve.md: a streamed reply carries `metaalign` (warnings included) in its first chunk."""
+    chunks = list(
+        client.chat.completions.create(
+            model="metaalign",
+            messages=[{"role": "user", "content": "hi"}],
+            stream=True,
+            extra_body={"colour": "red", "metaalign": {"user_info": "I am a chef."}},
+        )
+    )
+    first = chunks[0].model_extra["metaalign"]
+    assert first["warnings"] == ["unknown field 'colour' ignored"]
+    assert first["system_info_source"] == "config" and first["demoted_system_messages"] == 0
+    assert all("metaalign" not in (c.model_extra or {}) for c in chunks[1:])

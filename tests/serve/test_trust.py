@@ -8,7 +8,7 @@ from serve_fixtures import DEPLOYER_KEY, SYSTEM_INFO, USER_KEY, make_config
 
 from metaalign.engine import FakeEngine
 from metaalign.serve.protocol import ChatCompletionRequest
-from metaalign.serve.trust import Refused, resolve_tiers
+from metaalign.serve.trust import Refused, hides_system_info, resolve_tiers
 
 
 def post(url: str, body: dict, key: str | None = USER_KEY) -> httpx.Response:
@@ -112,3 +112,16 @@ def test_resolve_tiers_rules_without_http() -> None:
         with pytest.raises(Refused) as err:
             resolve_tiers(request(*bad), "user", config)
         assert err.value.status == status, bad
+
+
+@pytest.mark.parametrize(
+    ("role", "source", "hidden"),
+    [
+        ("user", "config", True),  # the deployer's text: never shown to a user key
+        ("user", "default", False),  # the documented default is public
+        ("deployer", "config", False),
+        ("deployer", "deployer", False),
+    ],
+)
+def test_only_a_user_key_is_kept_from_reading_the_deployers_system_info(role, source, hidden) -> None:
+    assert hides_system_info(role, source) is hidden

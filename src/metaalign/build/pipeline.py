@@ -94,13 +94,10 @@ def make_client(config: BuildConfig) -> Any:
 def make_engine(config: BuildConfig) -> Any:
     if config.policy.backend == "fake":
         return sample.fake_engine(config)
-    import torch
+    from metaalign.engine.load import load_engine
 
-    from metaalign.engine.hf import TransformersEngine
-
-    if config.policy.threads:
-        torch.set_num_threads(config.policy.threads)
-    return TransformersEngine.from_pretrained(config.policy.model, batch_size=config.policy.batch_size)
+    policy = config.policy
+    return load_engine(policy.model, batch_size=policy.batch_size, threads=policy.threads)
 
 
 def _run_stages(

@@ -110,22 +110,23 @@ def _pairs(cmds: argparse._SubParsersAction) -> None:
 
 
 def _threads(args: argparse.Namespace) -> None:
+    """torch's CPU threads for `eval pairs`, which scores with a model and builds no engine."""
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
 
 
-def _engine_factory(batch_size: int, dtype: str | None = None):
+def _engine_factory(args: argparse.Namespace):
+    """Model reference -> engine, with the command's batch size, precision and threads."""
     from metaalign.eval.verifiable import transformers_engine
 
-    return lambda ref: transformers_engine(ref, batch_size, dtype)
+    return lambda ref: transformers_engine(ref, args.batch_size, args.dtype, args.threads)
 
 
 def run_verifiable_cmd(args: argparse.Namespace) -> int:
     from metaalign.eval.verifiable import EvalSystem, baseline_system, evaluate_systems, model_label
 
-    _threads(args)
     name = args.name or model_label(args.model) + ("-no-meta" if args.no_meta_prompt else "")
     systems = [EvalSystem(name, args.model, not args.no_meta_prompt)]
     systems += [baseline_system(b, args.base_model) for b in args.baseline]
@@ -133,7 +134,7 @@ def run_verifiable_cmd(args: argparse.Namespace) -> int:
         systems,
         args.suite,
         args.out,
-        engine_factory=_engine_factory(args.batch_size, args.dtype),
+        engine_factory=_engine_factory(args),
         limit=args.limit,
         max_new_tokens=args.max_new_tokens,
         seed=args.seed,
@@ -149,7 +150,6 @@ def run_judge_cmd(args: argparse.Namespace) -> int:
     from metaalign.eval.verifiable import EvalSystem, baseline_system, model_label
     from metaalign.judge import PairwiseJudge
 
-    _threads(args)
     client = OpenAIChatClient(
         base_url=args.judge_url,
         model=args.judge_model,
@@ -162,7 +162,7 @@ def run_judge_cmd(args: argparse.Namespace) -> int:
         args.test_split,
         args.out,
         judge=PairwiseJudge(client),
-        engine_factory=_engine_factory(args.batch_size, args.dtype),
+        engine_factory=_engine_factory(args),
         limit=args.limit,
         max_new_tokens=args.max_new_tokens,
         seed=args.seed,

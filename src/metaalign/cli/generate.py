@@ -47,14 +47,10 @@ def bounded(kind: type, low: float, high: float | None = None):
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
     from metaalign.engine import GenerationRequest
-    from metaalign.engine.hf import TransformersEngine
+    from metaalign.engine.load import load_engine
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    engine = TransformersEngine.from_pretrained(args.model, batch_size=1)
+    engine = load_engine(args.model, batch_size=1, threads=args.threads)
     request = GenerationRequest(
         args.system_info,
         args.user_info,

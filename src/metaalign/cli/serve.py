@@ -77,14 +77,9 @@ def make_engine(args: argparse.Namespace, model: str, batch_size: int = 16) -> A
         return FakeEngine(
             respond=lambda r: f"[SI={r.system_info}|UI={r.user_info}] {r.dialogue[-1]['content']}"
         )
-    if args.backend == "vllm":
-        from metaalign.engine.vllm import VLLMEngine
+    from metaalign.engine.load import load_engine
 
-        return VLLMEngine.from_pretrained(model)
-    from metaalign.engine.hf import TransformersEngine, set_threads
-
-    set_threads(args.threads)
-    return TransformersEngine.from_pretrained(model, dtype=args.dtype, batch_size=batch_size)
+    return load_engine(model, args.backend, batch_size, args.threads, args.dtype)
 
 
 def run_serve(args: argparse.Namespace) -> int:

@@ -13,8 +13,6 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-import torch
-
 from metaalign.engine.base import Completion, DeltaCallback, GenerationRequest, stream_from
 from metaalign.engine.decode import Row
 from metaalign.engine.prefix import PrefixCache, prefix_length
@@ -55,8 +53,8 @@ class TransformersEngine:
         # The prefix ends with the User Info opening tag: all before it is the same for every user.
         self.boundary = f"<{self.renderer.layout.user_tag}>"
         self.context_window = int(getattr(model.config, "max_position_embeddings", 0) or 0) or None
-        # A server counts prompt tokens on its event loop while this engine encodes on its own
-        # thread; fast tokenizers may refuse concurrent calls that touch their settings.
+        # A server renders prompts on its worker threads while this engine may encode on its own
+        # batch thread; fast tokenizers may refuse concurrent calls that touch their settings.
         self._encode_lock = threading.Lock()
         self._seen: OrderedDict[int, None] = OrderedDict()  # hashes of prefixes met before
 
@@ -80,15 +78,18 @@ class TransformersEngine:
         return engine
 
     def prompt_ids(self, request: GenerationRequest) -> tuple[list[int], int]:
-        """The rendered prompt's ids and how many leading ids form its reusable prefix."""
+        """The rendered prompt's ids and how many leading ids form its reusable prefix.
+
+        Templated once and encoded once (with character offsets when prefixes are reused).
+        """
+        offsets = self.prefixes is not None
         with self._encode_lock:
-            rendered = self.renderer.prompt(request.system_info, request.user_info, request.dialogue)
-            if self.prefixes is None:
-                return rendered.input_ids, 0
-            encoded = self.tokenizer(rendered.text, add_special_tokens=False, return_offsets_mapping=True)
-        if list(encoded["input_ids"]) != rendered.input_ids:
+            rendered = self.renderer.prompt(
+                request.system_info, request.user_info, request.dialogue, offsets=offsets
+            )
+        if rendered.offsets is None:
             return rendered.input_ids, 0
-        cut = prefix_length(rendered.text, encoded["offset_mapping"], self.boundary)
+        cut = prefix_length(rendered.text, rendered.offsets, self.boundary)
         cut = min(cut, len(rendered.input_ids) - 1)  # at least one id is left to prefill per row
         return rendered.input_ids, cut if cut >= self.min_prefix_tokens else 0
 
@@ -98,11 +99,16 @@ class TransformersEngine:
         return len(rendered.input_ids)
 
     def generate(
-        self, requests: Sequence[GenerationRequest], on_delta: DeltaCallback | None = None
+        self,
+        requests: Sequence[GenerationRequest],
+        on_delta: DeltaCallback | None = None,
+        *,
+        prompts: Sequence[tuple[list[int], int]] | None = None,
     ) -> list[Completion]:
         """One Completion per request, in order; `on_delta(i, text, None)` streams as tokens come,
-        then `on_delta(i, "", completion)` marks request i done."""
-        prompts = [self.prompt_ids(r) for r in requests]
+        then `on_delta(i, "", completion)` marks request i done. `prompts`: their `prompt_ids`, when
+        the caller rendered them already."""
+        prompts = list(prompts) if prompts is not None else [self.prompt_ids(r) for r in requests]
         order = deque(
             i
             for _key, indices in self._plan(prompts)
@@ -185,9 +191,3 @@ def _as_list(value: int | list[int] | None) -> list[int]:
     if value is None:
         return []
     return list(value) if isinstance(value, list | tuple) else [value]
-
-
-def set_threads(threads: int | None) -> None:
-    """Sets torch's CPU threads when asked (None keeps torch's default)."""
-    if threads:
-        torch.set_num_threads(threads)

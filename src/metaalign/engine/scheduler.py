@@ -39,12 +39,15 @@ class ContinuousDecoder:
         return not self.batch.rows or mergeable(self.batch.cache)
 
     def admit(
-        self, entries: Sequence[Entry], prompts: Sequence[tuple[list[int], int]] | None = None
+        self, entries: Sequence[Entry], prompts: Sequence[tuple[list[int], int] | None] | None = None
     ) -> list[tuple[Any, Completion]]:
         """Prefills `entries` into the batch (their first token included); (tag, Completion) of any
-        that finished on it. `prompts` are their `engine.prompt_ids`, when known already."""
+        that finished on it. `prompts` are their `engine.prompt_ids`, where known already (None: not)."""
         engine = self.engine
-        prompts = list(prompts) if prompts is not None else [engine.prompt_ids(r) for r, _, _ in entries]
+        known = list(prompts) if prompts is not None else [None] * len(entries)
+        prompts = [
+            p if p is not None else engine.prompt_ids(e[0]) for e, p in zip(entries, known, strict=True)
+        ]
         done: list[Row] = []
         for key, indices in engine._plan(prompts):
             indices.sort(key=lambda i: len(prompts[i][0]))  # similar lengths pad less

@@ -44,20 +44,29 @@ class VLLMEngine:
         llm_kw.setdefault("enable_prefix_caching", True)
         return cls(LLM(model=path, **llm_kw), load_tokenizer(ref))
 
+    def prompt_ids(self, request: GenerationRequest) -> tuple[list[int], int]:
+        """The rendered prompt's ids (vLLM finds shared prefixes itself: no cut is given)."""
+        return self.renderer.prompt(request.system_info, request.user_info, request.dialogue).input_ids, 0
+
     def prompt_tokens(self, request: GenerationRequest) -> int:
-        return len(self.renderer.prompt(request.system_info, request.user_info, request.dialogue).input_ids)
+        return len(self.prompt_ids(request)[0])
 
     def generate(
-        self, requests: Sequence[GenerationRequest], on_delta: DeltaCallback | None = None
+        self,
+        requests: Sequence[GenerationRequest],
+        on_delta: DeltaCallback | None = None,
+        *,
+        prompts: Sequence[tuple[list[int], int]] | None = None,
     ) -> list[Completion]:
-        """One Completion per request; deltas and ends are reported as the engine steps."""
+        """One Completion per request; deltas and ends are reported as the engine steps. `prompts`:
+        their `prompt_ids`, when the caller rendered them already."""
         engine = self.llm.llm_engine
         ids = {}
         for i, request in enumerate(requests):
-            prompt = self.renderer.prompt(request.system_info, request.user_info, request.dialogue)
+            prompt_ids = prompts[i][0] if prompts is not None else self.prompt_ids(request)[0]
             rid = f"metaalign-{id(requests)}-{i}"
             ids[rid] = i
-            engine.add_request(rid, {"prompt_token_ids": prompt.input_ids}, self._params(request))
+            engine.add_request(rid, {"prompt_token_ids": prompt_ids}, self._params(request))
         results: list[Completion | None] = [None] * len(requests)
         seen = [""] * len(requests)
         while engine.has_unfinished_requests():

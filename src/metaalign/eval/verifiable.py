@@ -262,15 +262,17 @@ def run_verifiable(
     )
 
 
-def transformers_engine(ref: str, batch_size: int = 16, dtype: str | None = None) -> Engine:
+def transformers_engine(
+    ref: str, batch_size: int = 16, dtype: str | None = None, threads: int | None = None
+) -> Engine:
     """The batched transformers engine for `ref`, batching across System Infos; weights in `dtype`.
 
     Suite cases rarely share a System Info, and the engine batches only requests that share a
     cached prefix; with the prefix cache off every request can join a batch.
     """
-    from metaalign.engine.hf import TransformersEngine
+    from metaalign.engine.load import load_engine
 
-    return TransformersEngine.from_pretrained(ref, dtype=dtype, batch_size=batch_size, prefix_cache_size=0)
+    return load_engine(ref, batch_size=batch_size, threads=threads, dtype=dtype, prefix_cache_size=0)
 
 
 def slug(name: str) -> str:

@@ -34,6 +34,7 @@ class Rendered:
     text: str
     input_ids: list[int]
     assistant_mask: list[int]
+    offsets: list[tuple[int, int]] | None = None  # each id's (start, end) in `text`, when asked for
 
     @property
     def labels(self) -> list[int]:
@@ -158,11 +159,22 @@ class Renderer:
         """The exact string the tokenizer sees."""
         return self._apply(self.messages(system_info, user_info, dialogue), add_generation_prompt)
 
-    def prompt(self, system_info: str | None, user_info: str | None, dialogue: Dialogue) -> Rendered:
-        """The generation prompt: the dialogue plus the assistant header; nothing is trained."""
+    def prompt(
+        self, system_info: str | None, user_info: str | None, dialogue: Dialogue, *, offsets: bool = False
+    ) -> Rendered:
+        """The generation prompt: the dialogue plus the assistant header; nothing is trained.
+
+        `offsets=True` also gives each id's character span (a fast tokenizer is needed), from the
+        same single encoding.
+        """
         text = self.text(system_info, user_info, dialogue, add_generation_prompt=True)
-        ids = self._encode(text)
-        return Rendered(text=text, input_ids=ids, assistant_mask=[0] * len(ids))
+        if not offsets:
+            ids = self._encode(text)
+            return Rendered(text=text, input_ids=ids, assistant_mask=[0] * len(ids))
+        encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        ids = list(encoded["input_ids"])
+        spans = [(int(a), int(b)) for a, b in encoded["offset_mapping"]]
+        return Rendered(text=text, input_ids=ids, assistant_mask=[0] * len(ids), offsets=spans)
 
     def tokenize(self, system_info: str | None, user_info: str | None, dialogue: Dialogue) -> Rendered:
         """Token ids of the whole conversation and the assistant-only mask.

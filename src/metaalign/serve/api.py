@@ -2,7 +2,7 @@
 
 Owns `MetaAlignModel`: `load(ref)`, `generate(...)` for one input or many, `stream(...)`. It
 builds GenerationRequests and calls an Engine; rendering, batching and prefix reuse are the
-engine's. Backends are imported only when `load` picks them.
+engine's, and building one is `metaalign.engine.load`'s (backends are imported only when chosen).
 """
 
 from __future__ import annotations
@@ -26,16 +26,13 @@ class MetaAlignModel:
     def load(
         cls, ref: str = DEFAULT_MODEL, *, backend: str = "transformers", **engine_kw: Any
     ) -> MetaAlignModel:
-        """`ref` is an alias, a folder, a GGUF file or a cached hub id; backend 'transformers' or 'vllm'."""
-        if backend == "transformers":
-            from metaalign.engine.hf import TransformersEngine
+        """`ref` is an alias, a folder, a GGUF file or a cached hub id; backend 'transformers' or 'vllm'.
 
-            return cls(TransformersEngine.from_pretrained(ref, **engine_kw))
-        if backend == "vllm":
-            from metaalign.engine.vllm import VLLMEngine
+        `engine_kw` are `metaalign.engine.load.load_engine`'s: batch_size, threads, dtype, and options.
+        """
+        from metaalign.engine.load import load_engine
 
-            return cls(VLLMEngine.from_pretrained(ref, **engine_kw))
-        raise ValueError(f"backend: expected 'transformers' or 'vllm', got {backend!r}")
+        return cls(load_engine(ref, backend, **engine_kw))
 
     def complete(
         self,

@@ -26,12 +26,19 @@ class QueueFull(Exception):
     """More requests are waiting than the queue holds."""
 
 
+Prompt = tuple[list[int], int]  # a rendered prompt's ids and its reusable prefix length (engine.prompt_ids)
+
+
 @dataclass
 class Job:
-    """One submitted request; its events arrive on `events`: str deltas, then a Completion or an error."""
+    """One submitted request; its events arrive on `events`: str deltas, then a Completion or an error.
+
+    `prompt` is the request's ids when the server rendered them already (the engine does not again).
+    """
 
     request: GenerationRequest
     loop: asyncio.AbstractEventLoop
+    prompt: Prompt | None = None
     events: asyncio.Queue = field(default_factory=asyncio.Queue)
     cancelled: bool = False  # the client has gone: drop the request at the next step
 
@@ -70,9 +77,9 @@ class Batcher:
         self._thread = threading.Thread(target=work, name="metaalign-batcher", daemon=True)
         self._thread.start()
 
-    def submit(self, request: GenerationRequest) -> Job:
-        """Queues `request` for the current event loop; raises QueueFull when the queue is full."""
-        job = Job(request, asyncio.get_running_loop())
+    def submit(self, request: GenerationRequest, prompt: Prompt | None = None) -> Job:
+        """Queues `request` (and its rendered ids, if known) for the current event loop; raises QueueFull."""
+        job = Job(request, asyncio.get_running_loop(), prompt)
         with self._cond:
             if len(self.waiting) >= self.max_queue:
                 raise QueueFull(f"{len(self.waiting)} requests are already waiting")
@@ -129,7 +136,7 @@ class Batcher:
             try:
                 if jobs and decoder.joinable:
                     entries = [(job.request, _emitter(job), job) for job in jobs]
-                    self._finish(decoder.admit(entries))
+                    self._finish(decoder.admit(entries, [job.prompt for job in jobs]))
                 elif jobs:  # this model's cache cannot take rows mid-batch: they wait their turn
                     with self._cond:
                         self.waiting.extendleft(reversed(jobs))
@@ -170,8 +177,13 @@ class Batcher:
                     finished.add(i)
                     batch[i].put(done)
 
+            requests = [job.request for job in batch]
+            prompts = [job.prompt for job in batch]
             try:
-                results = self.engine.generate([job.request for job in batch], on_delta=on_delta)
+                if all(p is not None for p in prompts):  # rendered by the server already: not again
+                    results = self.engine.generate(requests, on_delta=on_delta, prompts=prompts)
+                else:
+                    results = self.engine.generate(requests, on_delta=on_delta)
                 for i, completion in enumerate(results):  # an engine that reported no end still ends
                     if i not in finished:
                         batch[i].put(completion)
@@ -182,6 +194,8 @@ class Batcher:
             with self._cond:
                 self.running = 0
                 self.served += len(batch)
+                # a static batch cannot drop a row mid-way: clients that left while it ran count now
+                self.cancelled += sum(job.cancelled for job in batch)
 
 
 def _emitter(job: Job):

@@ -166,6 +166,9 @@ class ChatCompletionChunk(BaseModel):
     model: str
     choices: list[ChunkChoice]
     usage: Usage | None = None
+    metaalign: MetaAlignInfo | None = Field(
+        default=None, description="MetaAlign extension, outside the OpenAI spec: in the first chunk only"
+    )
 
 
 class ModelCard(BaseModel):
@@ -202,7 +205,7 @@ class RenderResponse(BaseModel):
 
     The body is a chat completions request; its tiers are resolved under the key's role (a user
     key's System Info is refused with 403, as for a completion) and rendered by the model's renderer,
-    the one `metaalign render` uses.
+    the one `metaalign render` uses. A user key never sees the deployer's System Info text.
     """
 
     object: Literal["metaalign.render"] = "metaalign.render"
@@ -210,6 +213,11 @@ class RenderResponse(BaseModel):
     prompt: str = Field(description="the exact text the model is given, generation header included")
     prompt_tokens: int
     system_info_source: Literal["config", "deployer", "default"]
+    system_info_hidden: bool = Field(
+        default=False,
+        description="true for a user key: the deployer's System Info text is replaced by a marked "
+        "placeholder in `prompt` (`prompt_tokens` still counts the real prompt)",
+    )
     context_window: int | None = None
 
 
@@ -221,7 +229,13 @@ class ServerInfo(BaseModel):
         description="the key's role: only 'deployer' may set System Info"
     )
     key_name: str
-    system_info: str | None = Field(description="the deployer's System Info from the config (None: default)")
+    system_info: str | None = Field(
+        description="the deployer's System Info from the config, for a deployer key only (None: the "
+        "default, or hidden from this key)"
+    )
+    system_info_hidden: bool = Field(
+        default=False, description="true when the config sets a System Info that this (user) key may not read"
+    )
     default_system_info: str = Field(description="what an empty System Info renders as")
     system_message_policy: Literal["reject", "demote"]
     models: list[str]

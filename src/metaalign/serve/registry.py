@@ -1,8 +1,9 @@
 """The models one server answers for: a name -> ChatService map, chosen by the OpenAI `model` field.
 
 Owns finding a request's model (an unknown name is a 404 that lists the known ones), the API
-keys and rate limits that all models share, and closing every model's batcher. Each model keeps
-its own engine, memory and batcher (serving.py, batcher.py); HTTP is router.py's.
+keys and rate limits that all models share, what `/v1/metaalign/info` tells a key, and closing
+every model's batcher. Each model keeps its own engine, memory and batcher (serving.py,
+batcher.py); HTTP is router.py's.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from metaalign.serve.config import KeyConfig, ServeConfig
-from metaalign.serve.serving import APIError, ChatService, RateLimiter
+from metaalign.serve.protocol import ChatCompletionRequest, ServerInfo
+from metaalign.serve.serving import APIError, ChatService, Disconnected, RateLimiter, Reply
+from metaalign.serve.trust import config_source, hides_system_info
 
 
 class ModelRegistry:
@@ -45,8 +48,33 @@ class ModelRegistry:
             )
         return service
 
+    async def handle(
+        self, body: ChatCompletionRequest, authorization: str | None, disconnected: Disconnected | None = None
+    ) -> Reply:
+        """A chat completion, handled by the model it names (ChatService.handle)."""
+        if body.model not in self.services:
+            self.authenticate(authorization)  # a wrong key is a 401 whichever model it names
+        return await self.get(body.model).handle(body, authorization, disconnected)
+
     def authenticate(self, authorization: str | None) -> KeyConfig:
         return next(iter(self.services.values())).authenticate(authorization)
+
+    def info(self, key: KeyConfig) -> ServerInfo:
+        """What the playground needs for `key`; the deployer's System Info only for a deployer key."""
+        from metaalign.render.layout import load_layout
+
+        hidden = hides_system_info(key.role, config_source(self.config))
+        return ServerInfo(
+            role=key.role,
+            key_name=key.name,
+            system_info=None if hidden else self.config.system_info,
+            system_info_hidden=hidden,
+            default_system_info=load_layout().default_system_info,
+            system_message_policy=self.config.system_message_policy,
+            models=self.names,
+            default_max_tokens=self.config.default_max_tokens,
+            max_tokens_limit=self.config.max_tokens_limit,
+        )
 
     def health(self) -> dict[str, Any]:
         """Queue state per model, and the totals the single-model server always reported."""

@@ -1,8 +1,9 @@
 """The FastAPI app of `metaalign serve`: routes, error mapping and the OpenAPI spec.
 
 Owns HTTP only: `/v1/chat/completions`, `/v1/models`, `/health`, `/openapi.json`, the playground's
-`/v1/metaalign/info` and `/v1/metaalign/render` (and its page, playground/), and turning every bad
-request into a 4xx in the OpenAI error format (never a 5xx). Logic is serving.py's and registry.py's.
+`/v1/metaalign/info` and `/v1/metaalign/render` (and its page, playground/), mapping the service's
+answers to responses, and turning every bad request into a 4xx in the OpenAI error format (never a
+5xx). Every step of a request (keys, limits, tiers, queue) is serving.py's and registry.py's.
 """
 
 from __future__ import annotations
@@ -53,8 +54,11 @@ KINDS = {
 
 
 def build_app(models: ChatService | ModelRegistry) -> FastAPI:
-    """The ASGI app serving one model or several; every batcher is closed when the app shuts down."""
-    registry = models if isinstance(models, ModelRegistry) else ModelRegistry([models])
+    """The ASGI app serving one model or several; every batcher is closed when the app shuts down.
+
+    `models` is anything with ModelRegistry's methods (the tests pass a fake one).
+    """
+    registry = ModelRegistry([models]) if isinstance(models, ChatService) else models
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -84,22 +88,14 @@ def build_app(models: ChatService | ModelRegistry) -> FastAPI:
     async def chat_completions(
         body: ChatCompletionRequest, raw: Request, authorization: Annotated[str | None, Header()] = None
     ) -> Any:
-        key = registry.authenticate(authorization)
-        service = registry.get(body.model)
-        request, info = service.prepare(body, key)
-        registry.limiter.check(key)
-        job = service.submit(request)
-        headers = {"X-MetaAlign-Warnings": "; ".join(info.warnings)[:2000]} if info.warnings else {}
-        if body.stream:
-            include_usage = bool(body.stream_options and body.stream_options.include_usage)
-            return StreamingResponse(
-                service.stream(job, include_usage), media_type="text/event-stream", headers=headers
-            )
         try:
-            response = await service.complete(job, info, raw.is_disconnected)
+            reply = await registry.handle(body, authorization, raw.is_disconnected)
         except ClientGone:  # nobody is listening; the request was dropped from the batch
             return Response(status_code=499)
-        return JSONResponse(response.model_dump(), headers=headers)
+        if reply.stream is not None:
+            return StreamingResponse(reply.stream, media_type="text/event-stream", headers=reply.headers)
+        assert reply.response is not None  # handle() answers a stream or a response
+        return JSONResponse(reply.response.model_dump(), headers=reply.headers)
 
     if registry.config.playground:
         _add_playground_routes(app, registry)
@@ -108,35 +104,24 @@ def build_app(models: ChatService | ModelRegistry) -> FastAPI:
 
 def _add_playground_routes(app: FastAPI, registry: ModelRegistry) -> None:
     """The page and the two routes it needs beyond the OpenAI ones (outside the OpenAI spec)."""
-    from metaalign.render.layout import load_layout
     from metaalign.serve.playground import add_page
 
-    default_system_info = load_layout().default_system_info
     add_page(app)
 
     @app.get("/v1/metaalign/info", response_model=ServerInfo, responses=ERRORS)
     async def info(authorization: Annotated[str | None, Header()] = None) -> ServerInfo:
-        """MetaAlign extension: the key's role, the deployer's System Info, the models, the limits."""
-        key = registry.authenticate(authorization)
-        config = registry.config
-        return ServerInfo(
-            role=key.role,
-            key_name=key.name,
-            system_info=config.system_info,
-            default_system_info=default_system_info,
-            system_message_policy=config.system_message_policy,
-            models=registry.names,
-            default_max_tokens=config.default_max_tokens,
-            max_tokens_limit=config.max_tokens_limit,
-        )
+        """MetaAlign extension: the key's role, the models, the limits, and the deployer's System Info
+        for a deployer key (a user key gets null and `system_info_hidden`)."""
+        return registry.info(registry.authenticate(authorization))
 
     @app.post("/v1/metaalign/render", response_model=RenderResponse, responses=ERRORS)
     async def render(
         body: ChatCompletionRequest, authorization: Annotated[str | None, Header()] = None
     ) -> RenderResponse:
-        """MetaAlign extension: the prompt a chat completions body becomes, exactly as the model sees it."""
+        """MetaAlign extension: the prompt a chat completions body becomes, exactly as the model sees it
+        (for a user key, the deployer's System Info text is replaced by a marked placeholder)."""
         key = registry.authenticate(authorization)
-        return registry.get(body.model).render(body, key)
+        return await registry.get(body.model).render(body, key)
 
 
 def _pin_model_names(app: FastAPI, names: list[str]) -> None:

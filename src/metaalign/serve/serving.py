@@ -1,8 +1,10 @@
-"""The logic of `/v1/chat/completions`: authenticate, rate-limit, resolve tiers, queue, answer.
+"""The logic of `/v1/chat/completions`: authenticate, rate-limit, resolve tiers, tokenize, queue, answer.
 
-Owns turning a validated ChatCompletionRequest into a GenerationRequest (through trust.py),
-the per-key rate limits, input limits (max tokens, context window), and building the
-non-streaming response or the SSE chunk stream. HTTP wiring is router.py's; shapes are protocol.py's.
+Owns `ChatService.handle` (authenticate -> rate limit -> prepare -> tokenize -> submit, in that
+order, so a refused request costs no tokenizing), turning a validated ChatCompletionRequest into a
+GenerationRequest (through trust.py), the per-key rate limits, input limits (max tokens, context
+window), rendering the prompt once off the event loop, and building the non-streaming response or
+the SSE chunk stream. HTTP wiring is router.py's; shapes are protocol.py's; the queue batcher.py's.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ import json
 import math
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from metaalign.engine.base import Completion, GenerationRequest
 from metaalign.errors import MetaAlignError
-from metaalign.serve.batcher import Batcher, Job, QueueFull
+from metaalign.serve.batcher import Batcher, Job, Prompt, QueueFull
 from metaalign.serve.config import KeyConfig, ServeConfig
 from metaalign.serve.protocol import (
     IGNORED_OPENAI_FIELDS,
@@ -34,7 +37,7 @@ from metaalign.serve.protocol import (
     Usage,
     completion_id,
 )
-from metaalign.serve.trust import Refused, resolve_tiers
+from metaalign.serve.trust import HIDDEN_SYSTEM_INFO, Refused, Tiers, hides_system_info, resolve_tiers
 
 DISCONNECT_POLL_S = 0.5  # how often a waiting non-streamed request checks that its client is still there
 CHARS_PER_TOKEN_BOUND = 16  # no tokenizer packs more characters than this into one token on average
@@ -50,6 +53,18 @@ class APIError(Refused):
 
 class ClientGone(Exception):
     """The client closed its connection before its answer was ready."""
+
+
+Disconnected = Callable[[], Awaitable[bool]]  # true once the client has hung up
+
+
+@dataclass
+class Reply:
+    """What `handle` answers: the whole response, or the SSE lines of a stream; plus extra headers."""
+
+    headers: dict[str, str]
+    response: ChatCompletionResponse | None = None
+    stream: AsyncIterator[str] | None = None
 
 
 class RateLimiter:
@@ -105,6 +120,25 @@ class ChatService:
         )
         self.limiter = RateLimiter()
 
+    async def handle(
+        self, body: ChatCompletionRequest, authorization: str | None, disconnected: Disconnected | None = None
+    ) -> Reply:
+        """One chat completion: authenticate -> rate limit -> prepare -> tokenize -> submit -> answer.
+
+        Raises APIError (4xx, or 503 for a full queue or a failed engine) and ClientGone when a
+        non-streamed client hangs up before its answer (its request is dropped from the batch).
+        """
+        key = self.authenticate(authorization)
+        self.limiter.check(key)
+        request, info = self.prepare(body, key)
+        prompt = await self.tokenize(request)
+        job = self.submit(request, prompt)
+        headers = {"X-MetaAlign-Warnings": "; ".join(info.warnings)[:2000]} if info.warnings else {}
+        if body.stream:
+            include_usage = bool(body.stream_options and body.stream_options.include_usage)
+            return Reply(headers, stream=self.stream(job, include_usage, info))
+        return Reply(headers, response=await self.complete(job, info, disconnected))
+
     def authenticate(self, authorization: str | None) -> KeyConfig:
         token = None
         if authorization and authorization.lower().startswith("bearer "):
@@ -149,7 +183,7 @@ class ChatService:
             seed=body.seed,
             stop=stop,
         )
-        self._check_length(request, max_tokens)
+        self._check_chars(request.dialogue, request.user_info)
         info = MetaAlignInfo(
             warnings=warnings,
             system_info_source=tiers.system_info_source,
@@ -157,8 +191,11 @@ class ChatService:
         )
         return request, info
 
-    def render(self, body: ChatCompletionRequest, key: KeyConfig) -> RenderResponse:
-        """The prompt `body` becomes under `key`'s role, as the engine renders it; raises APIError."""
+    async def render(self, body: ChatCompletionRequest, key: KeyConfig) -> RenderResponse:
+        """The prompt `body` becomes under `key`'s role, as the engine renders it; raises APIError.
+
+        A user key sees a marked placeholder where the deployer's System Info is (trust.py).
+        """
         if body.model != self.name:
             raise APIError(
                 404, f"model '{body.model}' is not served here; use '{self.name}'", "model_not_found", "model"
@@ -170,22 +207,33 @@ class ChatService:
                 "render_unavailable",
             )
         tiers = resolve_tiers(body, key.role, self.config)
-        chars = sum(len(t["content"]) for t in tiers.dialogue) + len(tiers.user_info or "")
-        if self.context_window is not None and chars > self.context_window * CHARS_PER_TOKEN_BOUND:
-            raise self._too_long(f"over {self.context_window * CHARS_PER_TOKEN_BOUND} characters", 0)
-        # the engine's tokenizer is shared with its batch thread: take the engine's own lock if it has one
-        with getattr(self.engine, "_encode_lock", None) or contextlib.nullcontext():
-            try:
-                rendered = self.renderer.prompt(tiers.system_info, tiers.user_info, tiers.dialogue)
-            except MetaAlignError as err:
-                raise APIError(400, str(err), "invalid_messages", "messages") from err
+        self._check_chars(tiers.dialogue, tiers.user_info)
+        hidden = hides_system_info(key.role, tiers.system_info_source)
+        try:
+            text, count = await asyncio.to_thread(self._render_text, tiers, hidden)
+        except MetaAlignError as err:
+            raise APIError(400, str(err), "invalid_messages", "messages") from err
         return RenderResponse(
             model=self.name,
-            prompt=rendered.text,
-            prompt_tokens=len(rendered.input_ids),
+            prompt=text,
+            prompt_tokens=count,
             system_info_source=tiers.system_info_source,
+            system_info_hidden=hidden,
             context_window=self.context_window,
         )
+
+    def _render_text(self, tiers: Tiers, hidden: bool) -> tuple[str, int]:
+        """Runs off the event loop: the text to show and the real prompt's token count."""
+        # the engine's tokenizer is shared with its batch thread: take the engine's own lock if it has one
+        with getattr(self.engine, "_encode_lock", None) or contextlib.nullcontext():
+            rendered = self.renderer.prompt(tiers.system_info, tiers.user_info, tiers.dialogue)
+            if not hidden:
+                return rendered.text, len(rendered.input_ids)
+            # the same layout, with a marked placeholder where the deployer's text is
+            shown = self.renderer.text(
+                HIDDEN_SYSTEM_INFO, tiers.user_info, tiers.dialogue, add_generation_prompt=True
+            )
+        return shown, len(rendered.input_ids)
 
     def _field_warnings(self, body: ChatCompletionRequest) -> list[str]:
         unknown = [f for f in body.extra_fields() if f not in IGNORED_OPENAI_FIELDS]
@@ -199,21 +247,39 @@ class ChatService:
         ]
         return warnings
 
-    def _check_length(self, request: GenerationRequest, max_tokens: int) -> None:
+    def _check_chars(self, dialogue: Sequence[Mapping[str, str]], user_info: str | None) -> None:
+        """A cheap bound before any tokenizing: no prompt with this many characters can fit."""
         if self.context_window is None:
             return
-        chars = sum(len(t["content"]) for t in request.dialogue) + len(request.user_info or "")
+        chars = sum(len(t["content"]) for t in dialogue) + len(user_info or "")
         if chars > self.context_window * CHARS_PER_TOKEN_BOUND:
-            raise self._too_long(f"over {self.context_window * CHARS_PER_TOKEN_BOUND} characters", max_tokens)
-        counter = getattr(self.engine, "prompt_tokens", None)
-        if counter is None:
-            return
+            raise self._too_long(f"over {self.context_window * CHARS_PER_TOKEN_BOUND} characters", 0)
+
+    async def tokenize(self, request: GenerationRequest) -> Prompt | None:
+        """The engine's prompt ids for `request`, rendered once, off the event loop; checks the window.
+
+        Engines with `prompt_ids` get these ids with the request (nothing is rendered again);
+        others (the fake, vLLM without it) are only counted, when a context window is set.
+        """
         try:
-            prompt = counter(request)
+            prompt, count = await asyncio.to_thread(self._encode, request)
         except MetaAlignError as err:
             raise APIError(400, str(err), "invalid_messages", "messages") from err
-        if prompt + max_tokens > self.context_window:
-            raise self._too_long(f"{prompt} prompt tokens + {max_tokens} max_tokens", max_tokens)
+        max_tokens = request.max_new_tokens
+        if count is not None and self.context_window is not None and count + max_tokens > self.context_window:
+            raise self._too_long(f"{count} prompt tokens + {max_tokens} max_tokens", max_tokens)
+        return prompt
+
+    def _encode(self, request: GenerationRequest) -> tuple[Prompt | None, int | None]:
+        """Runs in a worker thread: (ids and prefix cut, or None; the prompt's token count, or None)."""
+        encode = getattr(self.engine, "prompt_ids", None)
+        if encode is not None:
+            prompt = encode(request)
+            return prompt, len(prompt[0])
+        counter = getattr(self.engine, "prompt_tokens", None)
+        if counter is None or self.context_window is None:
+            return None, None
+        return None, counter(request)
 
     def _too_long(self, what: str, max_tokens: int) -> APIError:
         return APIError(
@@ -224,9 +290,10 @@ class ChatService:
             "messages",
         )
 
-    def submit(self, request: GenerationRequest) -> Job:
+    def submit(self, request: GenerationRequest, prompt: Prompt | None = None) -> Job:
+        """Queues `request` (with its ids when already rendered); a full queue is a 503."""
         try:
-            return self.batcher.submit(request)
+            return self.batcher.submit(request, prompt)
         except QueueFull as err:
             raise APIError(
                 503,
@@ -236,13 +303,12 @@ class ChatService:
             ) from err
 
     async def complete(
-        self, job: Job, info: MetaAlignInfo, disconnected: Callable[[], Awaitable[bool]] | None = None
+        self, job: Job, info: MetaAlignInfo, disconnected: Disconnected | None = None
     ) -> ChatCompletionResponse:
         """The whole answer; a client that hangs up (`disconnected()` turns true) has its request dropped."""
         event = None
         try:
-            while not isinstance(event, BaseException | Completion):
-                event = await self._next_event(job, disconnected)
+            event = await self._last_event(job, disconnected)
         finally:
             if not isinstance(event, Completion):
                 job.cancel()  # the client went away or the task was cancelled: stop generating
@@ -257,35 +323,48 @@ class ChatService:
         )
 
     @staticmethod
-    async def _next_event(job: Job, disconnected: Callable[[], Awaitable[bool]] | None) -> Any:
-        """The job's next event; polls `disconnected` while waiting and raises ClientGone once it is true."""
-        if disconnected is None:
-            return await job.events.get()
-        getter = asyncio.ensure_future(job.events.get())  # one get across polls: no event is lost
+    async def _last_event(job: Job, disconnected: Disconnected | None) -> Completion | BaseException:
+        """The job's Completion or error, past its text deltas; raises ClientGone once `disconnected()`.
+
+        The client is asked every DISCONNECT_POLL_S however fast the deltas come (a check made only
+        while no delta arrived would never run while a long answer is being generated).
+        """
+        loop = asyncio.get_running_loop()
+        check_at = loop.time() + DISCONNECT_POLL_S
+        getter: asyncio.Future | None = None
         try:
             while True:
-                done, _ = await asyncio.wait({getter}, timeout=DISCONNECT_POLL_S)
+                getter = getter or asyncio.ensure_future(job.events.get())  # no event is lost across polls
+                wait = None if disconnected is None else max(0.0, check_at - loop.time())
+                done, _ = await asyncio.wait({getter}, timeout=wait)
                 if done:
-                    return getter.result()
-                if await disconnected():
-                    raise ClientGone()
+                    event, getter = getter.result(), None
+                    if isinstance(event, BaseException | Completion):
+                        return event
+                if disconnected is not None and loop.time() >= check_at:
+                    if await disconnected():
+                        raise ClientGone()
+                    check_at = loop.time() + DISCONNECT_POLL_S
         finally:
-            getter.cancel()
+            if getter is not None:
+                getter.cancel()
 
-    async def stream(self, job: Job, include_usage: bool) -> AsyncIterator[str]:
-        """SSE lines in the OpenAI chunk format, ending with `data: [DONE]`."""
+    async def stream(
+        self, job: Job, include_usage: bool, info: MetaAlignInfo | None = None
+    ) -> AsyncIterator[str]:
+        """SSE lines in the OpenAI chunk format, ending with `data: [DONE]`; the first carries `info`."""
         base = {"id": completion_id(), "created": int(time.time()), "model": self.name}
 
         def chunk(
-            delta: DeltaMessage, finish: str | None = None, usage: Usage | None = None, empty=False
+            delta: DeltaMessage, finish: str | None = None, usage: Usage | None = None, empty=False, meta=None
         ) -> str:
             choices = [] if empty else [ChunkChoice(delta=delta, finish_reason=finish)]
-            payload = ChatCompletionChunk(**base, choices=choices, usage=usage).model_dump(exclude_none=True)
-            return f"data: {json.dumps(payload)}\n\n"
+            payload = ChatCompletionChunk(**base, choices=choices, usage=usage, metaalign=meta)
+            return f"data: {json.dumps(payload.model_dump(exclude_none=True))}\n\n"
 
         finished = False
         try:
-            yield chunk(DeltaMessage(role="assistant", content=""))
+            yield chunk(DeltaMessage(role="assistant", content=""), meta=info)
             while True:
                 event = await job.events.get()
                 if isinstance(event, BaseException):

@@ -1,9 +1,10 @@
 """The trust boundary: which tier each part of an OpenAI request may reach, given the key's role.
 
-Owns one pure function, `resolve_tiers`: deployer keys (and the config) write System Info;
-user keys write User Info and the dialogue only. A user's system/developer message or
-System Info field is refused (403) or demoted into User Info, per the config; it never
-reaches the System Info tier. Tags inside any text are neutralised later by the renderer.
+Owns two pure rules. `resolve_tiers` (what a key may write): deployer keys (and the config) write
+System Info; user keys write User Info and the dialogue only, and a user's system/developer message
+or System Info field is refused (403) or demoted into User Info, per the config. `hides_system_info`
+(what a key may read): the deployer's System Info text never goes back to a user key. Tags inside
+any text are neutralised later by the renderer.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from metaalign.serve.config import Role, ServeConfig
 from metaalign.serve.protocol import ChatCompletionRequest
 
 SYSTEM_ROLES = ("system", "developer")
+# What a user key is shown instead of the deployer's System Info (the rendered prompt keeps its place).
+HIDDEN_SYSTEM_INFO = "[hidden: the deployer's System Info is not shown to user keys]"
 
 
 class Refused(Exception):
@@ -49,8 +52,8 @@ def resolve_tiers(request: ChatCompletionRequest, role: Role, config: ServeConfi
     if role == "deployer":
         if system_texts:
             return Tiers("\n\n".join(system_texts), user_info, dialogue, "deployer")
-        return Tiers(config.system_info, user_info, dialogue, "config" if config.system_info else "default")
-    source = "config" if config.system_info else "default"
+        return Tiers(config.system_info, user_info, dialogue, config_source(config))
+    source = config_source(config)
     if not system_texts:
         return Tiers(config.system_info, user_info, dialogue, source)
     if config.system_message_policy == "reject":
@@ -64,6 +67,20 @@ def resolve_tiers(request: ChatCompletionRequest, role: Role, config: ServeConfi
         )
     demoted = "\n\n".join(t for t in [user_info, *system_texts] if t)
     return Tiers(config.system_info, demoted, dialogue, source, demoted=len(system_texts))
+
+
+def hides_system_info(role: Role, system_info_source: str) -> bool:
+    """Whether a key of `role` must not see the System Info that came from `system_info_source`.
+
+    The deployer's text (from the config) is hidden from user keys; the documented default is
+    public, and a deployer key sees everything.
+    """
+    return role != "deployer" and system_info_source == "config"
+
+
+def config_source(config: ServeConfig) -> str:
+    """Where the System Info of a request without its own comes from: "config" or "default"."""
+    return "config" if config.system_info else "default"
 
 
 def _check_dialogue(dialogue: tuple[dict[str, str], ...], offset: int) -> None:

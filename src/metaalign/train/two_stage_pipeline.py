@@ -99,9 +99,9 @@ def annotate_stage(out: Path, sample: dict, judge_values: Mapping[str, Any] | No
     prompts = stratified(prompts, sample.pop("max_prompts", None) or None, int(sample.get("seed", 0)))
     batch_size = int(sample.pop("batch_size", 16))
     build_pairs = bool(sample.pop("build_pairs", False))
-    from metaalign.engine.hf import TransformersEngine
+    from metaalign.engine.load import load_engine
 
-    engine = TransformersEngine.from_pretrained(str(merged), batch_size=batch_size)
+    engine = load_engine(str(merged), batch_size=batch_size)  # threads: the run's, set for training
     samples = sample_all(engine, prompts, SampleSettings(**sample), out / "samples.jsonl")
     judge = make_judge(judge_values)
     pairs, stats = annotate(prompts, samples, judge, build_pairs=build_pairs)

@@ -8,6 +8,7 @@
   const KEY_SLOT = "metaalign.playground.apiKey";
   const MIN_COLUMNS = 2;
   const MAX_COLUMNS = 4;
+  const HIDDEN_TEXT = "System Info is set by the deployer and hidden from user keys.";
   const EXAMPLES = [
     "I am a professional chef who cooks French food.",
     "I am five and only like sweets.",
@@ -71,6 +72,7 @@
     const attempt = ++connects;
     const status = $("key-status");
     state.info = null;
+    $("system-info").value = ""; // nothing of a previous key's view stays on the page
     if (!apiKey()) {
       status.textContent = "Enter an API key. It is kept in this tab only.";
       status.className = "";
@@ -101,7 +103,8 @@
       ? `Deployer key${who}: you may edit System Info and User Info.`
       : `User key${who}: you may set User Info; System Info is the deployer's.`;
     status.className = "";
-    $("system-info").value = state.info.system_info || "";
+    // A user key is never sent the deployer's text: the box says so instead.
+    $("system-info").value = state.info.system_info_hidden ? HIDDEN_TEXT : state.info.system_info || "";
     $("max-tokens").max = String(state.info.max_tokens_limit);
     applyRole();
     return true;
@@ -114,13 +117,17 @@
   function applyRole() {
     const deployer = isDeployer();
     const box = $("system-info");
+    const hidden = Boolean(state.info && state.info.system_info_hidden);
     box.readOnly = !deployer;
+    box.classList.toggle("hidden-info", hidden);
     box.placeholder = state.info ? `empty: "${state.info.default_system_info}"` : "";
     $("system-lock").textContent = !state.info
       ? "(shown once a key is accepted)"
       : deployer
         ? "(editable: deployer key)"
-        : "(read-only: set by the deployer; a user key may set User Info only)";
+        : hidden
+          ? "(read-only and hidden: set by the deployer; a user key may set User Info only)"
+          : "(read-only: set by the deployer; a user key may set User Info only)";
     const models = state.info ? state.info.models : [];
     for (const column of state.columns) {
       column.systemRow.classList.toggle("hidden", !deployer);
