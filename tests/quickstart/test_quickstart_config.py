@@ -42,3 +42,17 @@ def test_an_unknown_section_is_reported(tmp_path: Path) -> None:
     bad.write_text("model: smollm2-135m\ntrian: {}\n")
     with pytest.raises(RecordError, match="trian"):
         load_quickstart_config(bad)
+
+
+def test_quickstart_is_build_then_two_stages_stages_then_export_and_eval(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import metaalign.train.two_stage_pipeline as two_stage
+    from metaalign.quickstart.pipeline import stages
+
+    calls: list[int] = []
+    real = two_stage.split_config
+    monkeypatch.setattr(two_stage, "split_config", lambda config: calls.append(1) or real(config))
+    names = [s.name for s in stages(load_quickstart_config(FAST_CONFIG), tmp_path)]
+    assert names == ["build", "sft", "on-policy", "dpo", "export", "eval-base", "eval-metaaligned"]
+    assert calls == [1]  # the two-stage config is split once, by two-stage itself

@@ -7,8 +7,6 @@ anything. A recipe is data: every field below may appear in it, nothing else may
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from metaalign.errors import MetaAlignError
+from metaalign.stages import fingerprint
 from metaalign.yamlio import expectation, read_yaml_mapping, validation_error
 
 _STRICT = ConfigDict(extra="forbid", validate_assignment=True)
@@ -151,7 +150,7 @@ class BuildConfig(BaseModel):
             data["endpoint"].pop(key)
         data["policy"].pop("fake_delay")
         data["policy"].pop("threads")
-        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+        return fingerprint(data)  # the stage runner's hash, so a store and a marker agree
 
 
 def parse_override(item: str) -> tuple[str, Any]:
