@@ -28,12 +28,30 @@ def _recipe(tmp_path: Path, **extra: object) -> Path:
 
 def test_cli_builds_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     recipe = _recipe(tmp_path)
-    assert main(["build", "--config", str(recipe), "--set", "meta_prompts=3", "--no-progress"]) == 0
-    out = capsys.readouterr().out
+    assert main(["build", "--config", str(recipe), "--meta_prompts", "3", "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    out = captured.out
+    assert "deprecated" not in captured.err
     assert "sft_train: 39 records" in out  # 13 train instructions x 3 meta-prompts
     assert f"wrote {tmp_path / 'out' / 'dpo_train.jsonl'}" in out
     stats = json.loads((tmp_path / "out" / "stats.json").read_text())
     assert stats["files"]["sft_train"]["total"] == 39
+
+
+def test_the_deprecated_set_alias_still_works_and_says_so(tmp_path: Path, capsys) -> None:
+    recipe = _recipe(tmp_path)
+    assert main(["build", "--config", str(recipe), "--set", "meta_prompts=2", "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert "sft_train: 26 records" in captured.out  # the override took effect: 13 x 2
+    assert "`--set meta_prompts=2` is deprecated" in captured.err and "--meta_prompts 2" in captured.err
+
+
+def test_a_bad_override_names_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    recipe = _recipe(tmp_path)
+    assert main(["build", "--config", str(recipe), "--candidates", "many"]) == 2
+    assert "override candidates=many: field 'candidates'" in capsys.readouterr().err
+    assert main(["build", "--config", str(recipe), "--candidatez", "2"]) == 2
+    assert "field 'candidatez': an unknown setting" in capsys.readouterr().err
 
 
 def test_cli_reports_a_bad_recipe_with_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

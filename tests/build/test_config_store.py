@@ -53,7 +53,7 @@ def test_bad_yaml_and_bad_override(tmp_path: Path) -> None:
         load_config(recipe)
     with pytest.raises(MetaAlignError, match="override candidates=many: field 'candidates'"):
         load_config(None, ["candidates=many"])
-    with pytest.raises(MetaAlignError, match="expected key=value"):
+    with pytest.raises(MetaAlignError, match="'candidates': expected --field value or key=value"):
         load_config(None, ["candidates"])
 
 

@@ -88,10 +88,10 @@ def _wait_healthy(port: int, server: subprocess.Popen, log: Path) -> None:
 
 
 def _build_command(out: Path, base_url: str) -> list[str]:
-    sets = [f"{k}={v}" for k, v in {**TOY, "endpoint.base_url": base_url}.items()]
+    overrides = {**TOY, "endpoint.base_url": base_url}
     command = [sys.executable, "-m", "metaalign.cli.main", "build", "--config", "recipes/build/endpoint.yaml",
                "--output-dir", str(out), "--no-progress"]  # fmt: skip
-    return command + [part for s in sets for part in ("--set", s)]
+    return command + [part for k, v in overrides.items() for part in (f"--{k}", str(v))]
 
 
 def _committed_keys(store: Path) -> set[str]:

@@ -12,7 +12,7 @@ import pytest
 
 from metaalign.errors import RecordError
 from metaalign.records import io
-from metaalign.records.io import drop_partial_line, read_records, read_rows, write_records
+from metaalign.records.io import read_records, read_rows, write_records
 from metaalign.records.schema import PreferenceRecord, SFTRecord
 
 FORMATS = ["data.jsonl", "data.jsonl.gz", "data.json", "data.parquet", "data_ds"]
@@ -264,17 +264,6 @@ def test_read_rows_reports_locations_lazily(tmp_path, sft_row, write_jsonl):
 def test_unknown_kind_argument_is_a_programming_error(tmp_path):
     with pytest.raises(ValueError, match="kind must be one of"):
         read_records(tmp_path / "d.jsonl", kind="dpo")  # type: ignore[arg-type]
-
-
-def test_drop_partial_line_cuts_only_a_torn_tail(tmp_path: Path) -> None:
-    path = tmp_path / "log.jsonl"
-    path.write_bytes(b'{"a": 1}\n{"b": 2}\n{"c": 3')  # a kill mid-write
-    assert drop_partial_line(path) == '{"a": 1}\n{"b": 2}\n'
-    assert path.read_bytes() == b'{"a": 1}\n{"b": 2}\n'
-    assert drop_partial_line(path) == '{"a": 1}\n{"b": 2}\n'  # whole lines: nothing cut
-    path.write_bytes(b'{"c": 3')  # not one whole line
-    assert drop_partial_line(path) == ""
-    assert path.read_bytes() == b""
 
 
 def test_atomic_write_text_replaces_whole_or_not_at_all(tmp_path: Path, monkeypatch) -> None:

@@ -60,6 +60,12 @@ def test_sections_are_rejected_outside_two_stage(capsys: pytest.CaptureFixture) 
     assert "two-stage only" in capsys.readouterr().err
 
 
+def test_the_deprecated_set_alias_reaches_the_config_with_a_warning(capsys: pytest.CaptureFixture) -> None:
+    assert main(["train", "dpo", "--set", "sft.max_steps=3"]) == 2  # parsed as --sft.max_steps 3
+    err = capsys.readouterr().err
+    assert "`--set sft.max_steps=3` is deprecated" in err and "two-stage only" in err
+
+
 def test_export_of_an_unfinished_run_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["export", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
     assert "not a finished MetaAlign training run" in capsys.readouterr().err

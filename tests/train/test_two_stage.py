@@ -53,3 +53,73 @@ def test_one_prompt_per_meta_prompt_and_dialogue() -> None:
 
     got = unique_prompts([rec("1", "U"), rec("2", "U"), rec("3", "V")])
     assert [r.id for r in got] == ["1", "3"]
+
+
+def _config(tmp_path: Path, **dpo: object) -> dict:
+    (tmp_path / "sft.jsonl").write_text('{"id": "s"}\n')
+    (tmp_path / "p.jsonl").write_text('{"id": "p"}\n')
+    return {"model": "smollm2-135m", "output_dir": str(tmp_path / "run"), "seed": 0, "threads": 1,
+            "sft": {"train_file": str(tmp_path / "sft.jsonl"), "max_steps": 2},
+            "sample": {"prompts_file": str(tmp_path / "p.jsonl"), "k": 2},
+            "dpo": {"beta": 0.1, **dpo}}  # fmt: skip
+
+
+def test_two_stage_is_three_stages_with_their_inputs(tmp_path: Path) -> None:
+    from metaalign.train.two_stage_pipeline import two_stage_stages
+
+    stages = two_stage_stages(_config(tmp_path))
+    assert [s.name for s in stages] == ["sft", "on-policy", "dpo"]
+    assert [s.main_only for s in stages] == [False, True, False]  # rank 0 alone samples and annotates
+    assert stages[0].inputs == (str(tmp_path / "sft.jsonl"),)
+    assert stages[1].inputs == (str(tmp_path / "p.jsonl"),)
+    # paths and thread counts are not settings: the same run in another folder has the same fingerprints
+    other = two_stage_stages({**_config(tmp_path), "output_dir": str(tmp_path / "elsewhere"), "threads": 2})
+    assert [s.fingerprint() for s in stages] == [s.fingerprint() for s in other]
+
+
+@pytest.fixture
+def fake_training(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """train_sft, export, annotation and train_dpo replaced by recorders (no model is loaded)."""
+    import metaalign.train.run as run
+    import metaalign.train.two_stage_pipeline as pipeline
+
+    calls: list[str] = []
+
+    def train(kind: str):
+        def fake(values: dict) -> Path:
+            calls.append(kind)
+            Path(values["output_dir"]).mkdir(parents=True, exist_ok=True)
+            return Path(values["output_dir"])
+
+        return fake
+
+    def annotate(out: Path, sample: dict, judge, merged: Path) -> Path:
+        calls.append("on-policy")
+        (out / "annotation.json").write_text('{"pairs": 1}')
+        return out / "pairs.jsonl"
+
+    monkeypatch.setattr(run, "train_sft", train("sft"))
+    monkeypatch.setattr(run, "train_dpo", train("dpo"))
+    monkeypatch.setattr(pipeline, "export_once", lambda run_dir, target: target)
+    monkeypatch.setattr(pipeline, "annotate_stage", annotate)
+    return calls
+
+
+def test_two_stage_resumes_through_the_runner_and_refuses_a_changed_section(
+    tmp_path: Path, fake_training: list[str]
+) -> None:
+    import json
+
+    from metaalign.errors import MetaAlignError
+    from metaalign.train.two_stage_pipeline import two_stage
+
+    out = two_stage(_config(tmp_path))
+    assert fake_training == ["sft", "on-policy", "dpo"]
+    assert json.loads((out / "metaalign_run.json").read_text())["status"] == "done"
+    assert sorted(p.name for p in (out / "stages").iterdir()) == ["dpo.json", "on-policy.json", "sft.json"]
+    fake_training.clear()
+    two_stage(_config(tmp_path))
+    assert fake_training == []  # every stage skipped
+    with pytest.raises(MetaAlignError, match="stage 'dpo' finished earlier with other settings"):
+        two_stage(_config(tmp_path, beta=0.3))
+    assert fake_training == []

@@ -1,24 +1,24 @@
 """`BuildConfig`: every knob of `metaalign build`, loaded from a recipe YAML plus CLI overrides.
 
-Owns the schema, defaults, `--set key=value` overrides and file:line errors for bad recipes.
+Owns the schema, defaults and file:line errors for bad recipes; reading the recipe and the
+`--key value` overrides are metaalign.overrides' (the syntax every command shares).
 It does not load instructions or the preference library (metaalign.preferences does) nor run
 anything. A recipe is data: every field below may appear in it, nothing else may.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from metaalign.errors import MetaAlignError
-from metaalign.yamlio import expectation, read_yaml_mapping, validation_error
+from metaalign.overrides import load_settings, parse_overrides
+from metaalign.stages import fingerprint
+from metaalign.yamlio import expectation, validation_error
 
 _STRICT = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -151,30 +151,7 @@ class BuildConfig(BaseModel):
             data["endpoint"].pop(key)
         data["policy"].pop("fake_delay")
         data["policy"].pop("threads")
-        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def parse_override(item: str) -> tuple[str, Any]:
-    """`key.sub=value` into ("key.sub", value), the value read as YAML (numbers, booleans, lists)."""
-    key, sep, raw = item.partition("=")
-    if not sep or not key.strip():
-        raise MetaAlignError(f"--set {item}: expected key=value, e.g. --set policy.batch_size=8")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw
-    return key.strip(), value
-
-
-def _apply(data: dict[str, Any], key: str, value: Any) -> None:
-    *parents, last = key.split(".")
-    node = data
-    for part in parents:
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise MetaAlignError(f"--set {key}: '{part}' is not a section")
-        node = child
-    node[last] = value
+        return fingerprint(data)  # the stage runner's hash, so a store and a marker agree
 
 
 def load_config(
@@ -182,24 +159,22 @@ def load_config(
     overrides: Sequence[str] = (),
     values: Mapping[str, Any] | None = None,
 ) -> BuildConfig:
-    """The recipe at `path` (or the defaults), then `values` (dotted keys), then `--set` overrides.
+    """The recipe at `path` (or the defaults), then `values` (dotted keys), then overrides
+    (`--key value` items, or `key=value`; metaalign.overrides' one syntax).
 
-    Errors name the recipe's file and line and the field, or the `--set` item at fault.
+    Errors name the recipe's file and line and the field, or the override at fault.
     """
-    data, lines = read_yaml_mapping(Path(path), "build settings") if path is not None else ({}, {})
-    origin: dict[str, str] = {}
-    for key, value in [*(values or {}).items(), *(parse_override(o) for o in overrides)]:
-        _apply(data, key, value)
-        origin[key] = f"{key}={value}"
+    flat = {**(values or {}), **parse_overrides(overrides)}
+    settings = load_settings(Path(path) if path is not None else None, flat, what="build settings")
     try:
-        return BuildConfig.model_validate(data)
+        return BuildConfig.model_validate(settings.data)
     except ValidationError as err:
         first = err.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
-        if field in origin:
-            raise MetaAlignError(f"override {origin[field]}: field '{field}': {_expectation(first)}") from err
-        source = str(path) if path is not None else "<defaults>"
-        raise validation_error(err, source, lines, _expectation) from err
+        origin = settings.overridden.get(field)
+        if origin is not None:
+            raise MetaAlignError(f"override {origin}: field '{field}': {_expectation(first)}") from err
+        raise validation_error(err, settings.source, settings.lines, _expectation) from err
 
 
 def _expectation(error: Mapping[str, Any]) -> str:

@@ -1,6 +1,7 @@
 """`metaalign build`: build (or resume) a MetaAlign dataset from a recipe YAML plus overrides.
 
-Owns the command line only; the pipeline is metaalign.build.run_build. Imports of the
+Owns the command line only (overrides are `--key value`, metaalign.overrides' syntax); the
+pipeline is metaalign.build.run_build. Imports of the
 pipeline (and so of torch, when the local model is used) happen inside the command.
 """
 
@@ -20,23 +21,18 @@ def register(sub: argparse._SubParsersAction) -> None:
             "Sample candidates, assign meta-prompts, make and annotate responses, export SFT, DPO and "
             "held-out test splits with stats. Re-running the same command resumes from the store."
         ),
+        epilog="Any recipe setting can be overridden after the recipe: --instructions_train 50 "
+        "--policy.batch_size 8 (the syntax of every command that takes a config). "
+        "`--set key=value` still works but is deprecated.",
     )
     p.add_argument("--config", metavar="YAML", help="a build recipe, e.g. recipes/build/smollm2-135m.yaml")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a recipe setting, e.g. --set instructions_train=50 --set policy.batch_size=8",
-    )
     p.add_argument("--output-dir", help="where the store, records and stats go (recipe: output_dir)")
     p.add_argument("--seed", type=int, help="build seed (recipe: seed)")
     p.add_argument("--instructions", metavar="JSONL", help="your own instruction file")
     p.add_argument("--library", metavar="YAML", help="your own preference library")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--fresh", action="store_true", help="delete the output folder's store and start over")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, overrides=[])
 
 
 def run(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ from metaalign.cli import render as render_cmd
 from metaalign.cli import serve as serve_cmd
 from metaalign.cli import train as train_cmd
 from metaalign.errors import MetaAlignError
+from metaalign.overrides import OverridesParser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Align LLMs with System Info / User Info preferences given at inference time.",
     )
     parser.add_argument("--version", action="version", version=f"metaalign {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # a command that takes a config collects `--field value` overrides (metaalign.overrides)
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=OverridesParser
+    )
     for module in (
         render_cmd,
         generate_cmd,

@@ -1,6 +1,7 @@
 """`metaalign quickstart`: the paper end to end on the embedded model, offline, on a CPU.
 
-Owns the command line only: which config, which work folder, and what to print at the end.
+Owns the command line only: which config (with `--key value` overrides, metaalign.overrides'
+syntax), which work folder, and what to print at the end.
 The stages are metaalign.quickstart's; re-running the same command skips finished stages.
 """
 
@@ -21,8 +22,16 @@ def register(sub: argparse._SubParsersAction) -> None:
             "the MetaAligned model on held-out verifiable preferences, export the model and write a "
             "report. Re-running the same command resumes and skips finished stages."
         ),
+        epilog="Any setting can be overridden after the options: --eval.limit 40 "
+        "--train.sft.max_steps 10 (the syntax of every command that takes a config). A finished "
+        "stage whose settings changed is refused: use another --workdir.",
     )
-    p.add_argument("--config", type=Path, default=None, help="quickstart YAML (default: the packaged one)")
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="quickstart YAML (default: recipes/quickstart/smollm2-135m.yaml, or fast.yaml with --fast)",
+    )
     p.add_argument("--fast", action="store_true", help="the same stages at toy size (minutes; for CI)")
     p.add_argument("--workdir", type=Path, default=None, help="default: runs/quickstart[-fast]")
     p.add_argument(
@@ -33,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="also copy the plot and summary to docs/results/ beside README and rewrite its results section "
         "(the packaged config's is `quickstart`; another config's is named by its file, e.g. `full`)",
     )
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, overrides=[])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,7 +55,10 @@ def run(args: argparse.Namespace) -> int:
     command = "metaalign quickstart" + (" --fast" if args.fast else "")
     if args.config:
         command += f" --config {shlex.quote(str(args.config))}"
-    summary = run_quickstart(load_quickstart_config(config_path), workdir, command=command)
+    if args.overrides:
+        command += " " + shlex.join(args.overrides)
+    config = load_quickstart_config(config_path, args.overrides)
+    summary = run_quickstart(config, workdir, command=command)
     layout = Layout(workdir)
     print((layout.report / "README-section.md").read_text(encoding="utf-8"))
     missed = [name for name, t in summary["targets"].items() if not t["met"]]

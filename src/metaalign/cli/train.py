@@ -1,7 +1,8 @@
 """`metaalign train sft|dpo|two-stage` and `metaalign export`.
 
 Owns the command lines only: a recipe (--config) plus overrides of any config field
-(`--learning_rate 1e-4`, `--sft.max_steps 10` for two-stage sections). Training, two-stage
+(`--learning_rate 1e-4`, `--sft.max_steps 10` for two-stage sections; the syntax and its parser
+are metaalign.overrides', shared by every command that takes a config). Training, two-stage
 and export live in metaalign.train and are imported inside the command functions.
 """
 
@@ -18,25 +19,16 @@ COMMANDS = {
 }
 EPILOG = (
     "Any config field can be overridden after the recipe: --learning_rate 1e-4 --max_steps 20 "
-    "(two-stage: --sft.max_steps 20 --sample.k 4). Re-running the same command resumes from the "
-    "last checkpoint and skips finished stages."
+    "(two-stage: --sft.max_steps 20 --sample.k 4); `--set field=value` still works but is deprecated. "
+    "Re-running the same command resumes from the last checkpoint and skips finished stages."
 )
-
-
-class OverridesParser(argparse.ArgumentParser):
-    """Collects unknown `--field value` items into `overrides` instead of rejecting them."""
-
-    def parse_known_args(self, args=None, namespace=None):
-        namespace, extras = super().parse_known_args(args, namespace)
-        namespace.overrides = [*getattr(namespace, "overrides", []), *extras]
-        return namespace, []
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     train = sub.add_parser(
         "train", help="train a MetaAligned model (sft, dpo, two-stage)", description="Train with TRL + PEFT."
     )
-    stages = train.add_subparsers(dest="stage", metavar="STAGE", required=True, parser_class=OverridesParser)
+    stages = train.add_subparsers(dest="stage", metavar="STAGE", required=True)
     for name, (summary, entry) in COMMANDS.items():
         p = stages.add_parser(name, help=summary, description=summary + ".", epilog=EPILOG)
         p.add_argument("--config", type=Path, default=None, metavar="YAML", help="recipe file (see recipes/)")

@@ -1,20 +1,20 @@
 """Pairwise LLM-judge win rate of a model against a baseline under test-split meta-prompts.
 
 Owns the prompts taken from a records file (SFT or preference records), resumable answer
-generation for both systems, resumable verdicts (one JSONL line per judged prompt) and the
-win/tie/loss metrics. The verdict rules (position swap, ties) are metaalign.judge's; HTTP is
-metaalign.endpoints'.
+generation for both systems, resumable verdicts (one line per judged prompt, kept by
+metaalign.appendlog) and the win/tie/loss metrics. The verdict rules (position swap, ties) are
+metaalign.judge's; HTTP is metaalign.endpoints'.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from metaalign.appendlog import AppendLog
 from metaalign.engine import Engine, GenerationRequest
 from metaalign.errors import MetaAlignError
 from metaalign.eval.metrics import proportion
@@ -22,7 +22,6 @@ from metaalign.eval.report import Report, SystemResult
 from metaalign.eval.store import GenerationStore
 from metaalign.eval.verifiable import MAX_NEW_TOKENS, EvalSystem, slug
 from metaalign.records import PreferenceRecord, read_records
-from metaalign.records.io import drop_partial_line
 
 
 @dataclass(frozen=True)
@@ -98,14 +97,12 @@ async def judge_all(
 
     Each verdict is appended to `path` as it arrives, so a killed run resumes.
     """
+    log = AppendLog(path)
     done: dict[str, dict[str, Any]] = {}
-    if path.exists():
-        for number, line in enumerate(drop_partial_line(path).splitlines(), start=1):
-            try:
-                row = json.loads(line)
-                done[row["id"]] = row
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise MetaAlignError(f"{path}:{number}: not a verdict line; use another --out") from None
+    for number, row in enumerate(log.rows("a verdict line; use another --out"), start=1):
+        if "id" not in row:
+            raise MetaAlignError(f"{path}:{number}: not a verdict line; use another --out")
+        done[row["id"]] = row
     model, baseline = answers
 
     async def one(p: JudgePrompt) -> dict[str, Any]:
@@ -127,12 +124,10 @@ async def judge_all(
         }
 
     todo = [p for p in prompts if p.id not in done]
-    with open(path, "a", encoding="utf-8") as handle:
-        for next_row in asyncio.as_completed([one(p) for p in todo]):
-            row = await next_row
-            handle.write(json.dumps(row) + "\n")
-            handle.flush()
-            done[row["id"]] = row
+    for next_row in asyncio.as_completed([one(p) for p in todo]):
+        row = await next_row
+        log.append([row])
+        done[row["id"]] = row
     return {p.id: done[p.id] for p in prompts}
 
 

@@ -1,8 +1,8 @@
 """Generations persisted as they complete: one JSONL file per evaluated system, resumable.
 
 Owns the file layout (a header line with the settings, then one line per case) and resuming:
-a killed run keeps every finished line, drops a half-written last line, and refuses to mix
-generations made with other settings. It does not generate or score.
+a killed run keeps every finished line and refuses to mix generations made with other settings.
+Durability (fsync, a torn last line dropped) is metaalign.appendlog's. It does not generate or score.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from metaalign.appendlog import AppendLog
 from metaalign.errors import MetaAlignError
-from metaalign.records.io import drop_partial_line
 
 HEADER_KEY = "metaalign_generations"
 
@@ -26,14 +26,14 @@ class GenerationStore:
         self.path = Path(path)
         self.settings = dict(settings)
         self.done: dict[str, dict[str, Any]] = {}
-        if self.path.exists() and self.path.stat().st_size:
+        self.log = AppendLog(self.path)
+        if self.log.exists():
             self._resume()
         else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_text(json.dumps({HEADER_KEY: self.settings}) + "\n", encoding="utf-8")
+            self.log.append([{HEADER_KEY: self.settings}])
 
     def _resume(self) -> None:
-        lines = drop_partial_line(self.path).splitlines()
+        lines = self.log.reopen()
         try:
             header = json.loads(lines[0])[HEADER_KEY]
         except (IndexError, json.JSONDecodeError, KeyError, TypeError):
@@ -45,21 +45,15 @@ class GenerationStore:
                 f"{self.path}: made with other settings ({_diff(header, self.settings)}); "
                 "use another --out folder or delete this file to regenerate"
             )
-        for number, line in enumerate(lines[1:], start=2):
-            try:
-                row = json.loads(line)
-                self.done[row["case_id"]] = row
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise MetaAlignError(f"{self.path}:{number}: not a generation line") from None
+        for number, row in enumerate(self.log.rows("a generation line", first_line=2), start=2):
+            if "case_id" not in row:
+                raise MetaAlignError(f"{self.path}:{number}: not a generation line (no case_id)")
+            self.done[row["case_id"]] = row
 
     def append(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """Add finished generations and flush them to disk before returning."""
         rows = list(rows)
-        with open(self.path, "a", encoding="utf-8") as handle:
-            for row in rows:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        self.log.append(rows)
         for row in rows:
             self.done[row["case_id"]] = dict(row)
 

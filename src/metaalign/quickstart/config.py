@@ -1,22 +1,34 @@
 """The quickstart's settings: one YAML file with a section per stage (build, train, eval).
 
-Owns the top-level shape and its file:line errors; each section is validated by the stage
-that reads it (BuildConfig, the two-stage training config, `run_verifiable`'s arguments).
-The packaged configs sit in `configs/`: `smollm2-135m.yaml` (default) and `fast.yaml` (CI).
+Owns the top-level shape, its file:line errors and where the shipped recipes are; each section
+is validated by the stage that reads it (BuildConfig, the two-stage training config,
+`run_verifiable`'s arguments). The recipes are recipes/quickstart/`smollm2-135m.yaml` (default)
+and `fast.yaml` (CI): in a source checkout there, in a wheel inside this package (setup.py copies
+them at build time). Reading the file and the `--key value` overrides are metaalign.overrides'.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from metaalign.yamlio import read_yaml_mapping, validation_error
+from metaalign.errors import MetaAlignError
+from metaalign.overrides import load_settings
+from metaalign.yamlio import expectation, validation_error
 
-CONFIGS = Path(__file__).parent / "configs"
-DEFAULT_CONFIG = CONFIGS / "smollm2-135m.yaml"
-FAST_CONFIG = CONFIGS / "fast.yaml"
+
+def recipe_folder(package: Path = Path(__file__).parent) -> Path:
+    """The shipped quickstart recipes: the wheel's copy inside the package, else the checkout's."""
+    packaged = package / "recipes"
+    return packaged if packaged.is_dir() else package.resolve().parents[2] / "recipes" / "quickstart"
+
+
+RECIPES = recipe_folder()
+DEFAULT_CONFIG = RECIPES / "smollm2-135m.yaml"
+FAST_CONFIG = RECIPES / "fast.yaml"
 
 
 class EvalSettings(BaseModel):
@@ -51,10 +63,18 @@ class QuickstartConfig(BaseModel):
     targets: Targets = Field(default_factory=Targets)
 
 
-def load_quickstart_config(path: str | Path = DEFAULT_CONFIG) -> QuickstartConfig:
-    """The config at `path`; errors name the file, the line and the field."""
-    data, lines = read_yaml_mapping(path, "quickstart settings")
+def load_quickstart_config(
+    path: str | Path = DEFAULT_CONFIG, overrides: Sequence[str] | Mapping[str, Any] = ()
+) -> QuickstartConfig:
+    """The config at `path` with `--key value` overrides; errors name the file, line and field,
+    or the override at fault."""
+    settings = load_settings(path, overrides, what="quickstart settings")
     try:
-        return QuickstartConfig.model_validate(data)
+        return QuickstartConfig.model_validate(settings.data)
     except ValidationError as err:
-        raise validation_error(err, str(path), lines) from err
+        first = err.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        origin = settings.origin(field)
+        if origin is not None:
+            raise MetaAlignError(f"override {origin}: field '{field}': {expectation(first)}") from err
+        raise validation_error(err, settings.source, settings.lines) from err

@@ -1,9 +1,9 @@
 """The paper on one machine: the quickstart's stages and the files they hand each other.
 
 Owns the wiring only: the work-folder layout, which stage reads which file, and the final
-report. The work itself belongs to build (`run_build`), train (`train_sft`, `annotate_stage`,
-`train_dpo`, `export_model`) and eval (`run_verifiable`, `compare`); each resumes its own
-partial work, and the stage runner skips whole stages that finished.
+report. The stages are build (`run_build`), two-stage's own (`two_stage_stages`: sft, on-policy,
+dpo), export and eval (`run_verifiable`, `compare`); each resumes its own partial work, and
+metaalign.stages skips whole stages that finished and refuses those whose settings changed.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from metaalign.quickstart.config import QuickstartConfig
-from metaalign.quickstart.stages import Stage, Summary
+from metaalign.stages import Stage, Summary
 
 
 @dataclass(frozen=True)
@@ -61,35 +61,6 @@ def _build(config: QuickstartConfig, layout: Layout) -> Summary:
     return {"files": sorted(Path(p).name for p in result.paths.values()), "timings_s": result.timings}
 
 
-def _sft(config: QuickstartConfig, layout: Layout) -> Summary:
-    from metaalign.train.run import train_sft
-    from metaalign.train.two_stage_pipeline import split_config
-
-    sft, _, _, _ = split_config(train_values(config, layout))
-    return {"run": str(train_sft(sft))}
-
-
-def _on_policy(config: QuickstartConfig, layout: Layout) -> Summary:
-    import json
-
-    from metaalign.train.two_stage_pipeline import annotate_stage, export_once, split_config
-
-    sft, _, sample, judge = split_config(train_values(config, layout))
-    merged = export_once(Path(sft["output_dir"]), layout.train / "sft-merged")
-    pairs = annotate_stage(layout.train, sample, judge, merged)
-    return {"pairs": str(pairs), **json.loads((layout.train / "annotation.json").read_text())}
-
-
-def _dpo(config: QuickstartConfig, layout: Layout) -> Summary:
-    from metaalign.train.run import train_dpo
-    from metaalign.train.two_stage_pipeline import mark_done, split_config
-
-    sft, dpo, _, _ = split_config(train_values(config, layout))
-    dpo_dir = train_dpo(dpo)
-    mark_done(layout.train, Path(sft["output_dir"]), dpo_dir)
-    return {"run": str(dpo_dir)}
-
-
 def _export(config: QuickstartConfig, layout: Layout) -> Summary:
     from metaalign.train.two_stage_pipeline import export_once
 
@@ -105,36 +76,26 @@ def _evaluate(config: QuickstartConfig, layout: Layout, name: str, model: str) -
 
 
 def stages(config: QuickstartConfig, workdir: Path) -> list[Stage]:
-    """The pipeline in order: each stage a closure over the config and the folder layout."""
+    """The pipeline in order: build, two-stage's own stages, export, eval; each a closure."""
+    from metaalign.train.two_stage_pipeline import two_stage_stages
+
     layout = Layout(workdir)
 
     def bind(fn: Any, *args: Any) -> Any:
-        return lambda _workdir: fn(config, layout, *args)
+        return lambda: fn(config, layout, *args)
 
-    # what each stage's result depends on: a stage is reused only while these are unchanged
-    train = config.train
-    built = {"model": config.model, "seed": config.seed, "build": config.build}
-    tuned = {**built, "sft": train.get("sft"), "sample": train.get("sample"), "judge": train.get("judge")}
-    aligned = {**tuned, "dpo": train.get("dpo")}
+    # what each stage's result depends on besides the stages before it (the runner chains those)
+    evaluation = {"eval": config.eval.model_dump()}
     return [
-        Stage("build", "build the dataset offline", bind(_build), built),
-        Stage("sft", "train SFT (LoRA)", bind(_sft), {**built, "sft": train.get("sft")}),
-        Stage("on-policy", "sample from the SFT model and annotate pairs", bind(_on_policy), tuned),
-        Stage("dpo", "train DPO on the on-policy pairs", bind(_dpo), aligned),
-        Stage("export", "merge the adapters into a standalone model", bind(_export), aligned),
-        Stage(
-            "eval-base",
-            "evaluate the base model (with the meta-prompt)",
-            bind(_evaluate, "base", config.model),
-            {"model": config.model, "eval": config.eval.model_dump()},
-        ),
-        Stage(
-            "eval-metaaligned",
-            "evaluate the MetaAligned model",
-            bind(_evaluate, "metaaligned", str(layout.model)),
-            {**aligned, "eval": config.eval.model_dump()},
-        ),
-    ]
+        Stage("build", "build the dataset offline", bind(_build),
+              {"model": config.model, "seed": config.seed, "build": config.build}),
+        *two_stage_stages(train_values(config, layout)),
+        Stage("export", "merge the adapters into a standalone model", bind(_export)),
+        Stage("eval-base", "evaluate the base model (with the meta-prompt)",
+              bind(_evaluate, "base", config.model), {"model": config.model, **evaluation}),
+        Stage("eval-metaaligned", "evaluate the MetaAligned model",
+              bind(_evaluate, "metaaligned", str(layout.model)), evaluation),
+    ]  # fmt: skip
 
 
 def stage_seconds(done: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
@@ -148,14 +109,14 @@ def run_quickstart(config: QuickstartConfig, workdir: Path, *, command: str) -> 
 
     from metaalign.eval.report import Report, compare
     from metaalign.quickstart.report import SUMMARY_NAME, readme_section, summarize
-    from metaalign.quickstart.stages import run_stages
+    from metaalign.stages import run_stages
 
     if config.threads:
         import torch
 
         torch.set_num_threads(config.threads)
     layout = Layout(workdir)
-    done = run_stages(stages(config, workdir), workdir)
+    done = run_stages(stages(config, workdir), workdir / "stages")
     runs = [Report.load(layout.eval(name)) for name in ("base", "metaaligned")]
     compare(runs, layout.report)
     reports = {r.systems[0].name: {k: v.to_json() for k, v in r.systems[0].metrics.items()} for r in runs}

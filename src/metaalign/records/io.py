@@ -290,17 +290,6 @@ def read_records(
     return collect(rows, _Validator(kind), skip_bad=skip_bad, max_errors_shown=max_errors_shown)
 
 
-def drop_partial_line(path: PathLike) -> str:
-    """Cut a half-written last line (a kill mid-write) off `path`; returns the whole lines kept."""
-    path = Path(path)
-    raw = path.read_bytes()
-    keep = raw[: raw.rfind(b"\n") + 1]
-    if len(keep) != len(raw):
-        with open(path, "r+b") as handle:
-            handle.truncate(len(keep))
-    return keep.decode("utf-8")
-
-
 @functools.cache
 def _umask() -> int:
     """The process umask, read once (reading it means setting it, so not on every write)."""

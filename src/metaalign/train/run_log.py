@@ -1,8 +1,9 @@
 """What a run leaves behind besides weights: a JSONL training log, a loss plot, a run manifest.
 
-Owns `JsonlLogCallback` (one JSON object per Trainer log event, appended; a resumed run continues
-the file from its checkpoint's step), `plot_loss` (matplotlib, Agg backend) and the
-`metaalign_run.json` manifest (written atomically) that export and two-stage read. It does not train.
+Owns `JsonlLogCallback` (one JSON object per Trainer log event, appended through
+metaalign.appendlog; a resumed run continues the file from its checkpoint's step), `plot_loss`
+(matplotlib, Agg backend) and the `metaalign_run.json` manifest (written atomically) that export
+and two-stage read. It does not train.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from metaalign.appendlog import AppendLog
 from metaalign.records.io import atomic_write_text
 
 LOG_NAME = "train_log.jsonl"
@@ -51,8 +53,7 @@ class JsonlLogCallback(TrainerCallback):
             return
         row = {"step": state.global_step, "epoch": state.epoch, "time": time.time(), **logs}
         row["peak_rss_mib"] = round(peak_rss_mib(), 1)
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
+        AppendLog(self.path).append([row])  # written and fsynced before training goes on
 
 
 def read_log(path: Path) -> list[dict[str, Any]]:

@@ -1,24 +1,23 @@
 """Stage 2 of two-stage: K sampled answers per DPO prompt from the SFT model, kept on disk.
 
-Owns the resumable sample file (one JSON line per prompt: id and its K texts, appended and
-flushed chunk by chunk, a torn last line ignored), so a killed run re-samples nothing it
+Owns the resumable sample file (one JSON line per prompt: id and its K texts, appended chunk by
+chunk to a metaalign.appendlog log, a torn last line dropped), so a killed run re-samples nothing it
 finished. Generation is the engine's (any `Engine`; two_stage_pipeline.py passes TransformersEngine).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
+from metaalign.appendlog import AppendLog
 from metaalign.engine import GenerationRequest
+from metaalign.errors import MetaAlignError
 from metaalign.records import PreferenceRecord
-from metaalign.records.io import drop_partial_line
 
 log = logging.getLogger("metaalign.train")
 
@@ -40,15 +39,11 @@ class SampleSettings:
 
 
 def read_samples(path: Path) -> dict[str, list[str]]:
-    """The finished prompts of a sample file; a torn (unparsable) last line is ignored."""
+    """The finished prompts of a sample file (a torn last line is cut off it); a bad line is an error."""
     done: dict[str, list[str]] = {}
-    if not path.exists():
-        return done
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
+    for number, row in enumerate(AppendLog(path).rows("a sample line"), start=1):
+        if not isinstance(row.get("id"), str) or not isinstance(row.get("samples"), list):
+            raise MetaAlignError(f"{path}:{number}: not a sample line (expected id and samples)")
         done[row["id"]] = row["samples"]
     return done
 
@@ -74,24 +69,20 @@ def sample_all(
     engine, records: Sequence[PreferenceRecord], settings: SampleSettings, path: Path
 ) -> dict[str, list[str]]:
     """Samples for every record, generating only those not already in `path`."""
-    done = read_samples(path)
-    if path.exists():
-        drop_partial_line(path)  # so appending starts on a fresh line
+    done = read_samples(path)  # cuts a torn last line, so appending starts on a fresh line
     todo = [r for r in records if r.id not in done]
     if done:
         log.warning("sampling: %d prompts already sampled, %d to go", len(done), len(todo))
-    with (
-        path.open("a", encoding="utf-8") as out,
-        tqdm(total=len(todo), desc="sampling", unit="prompt") as bar,
-    ):
+    out = AppendLog(path)
+    with tqdm(total=len(todo), desc="sampling", unit="prompt") as bar:
         for start in range(0, len(todo), settings.chunk):
             chunk = todo[start : start + settings.chunk]
             completions = engine.generate(requests_for(chunk, settings))
+            rows = []
             for i, record in enumerate(chunk):
                 texts = [c.text for c in completions[i * settings.k : (i + 1) * settings.k]]
                 done[record.id] = texts
-                out.write(json.dumps({"id": record.id, "samples": texts}) + "\n")
-            out.flush()
-            os.fsync(out.fileno())
+                rows.append({"id": record.id, "samples": texts})
+            out.append(rows)
             bar.update(len(chunk))
     return done

@@ -1,9 +1,10 @@
 """`two_stage(config) -> run_dir`: SFT, then on-policy sampling, annotation and DPO.
 
-Owns the stage order and what each stage leaves in the run folder (sft/, sft-merged/,
-samples.jsonl, pairs.jsonl, annotation.json, dpo/, metaalign_run.json). Every stage is
-skipped when its output is complete, so re-running the command resumes where it stopped.
-Training is run.py's, labelling annotate.py's, sampling sampling.py's.
+Owns the stages and what each leaves in the run folder (sft/, sft-merged/, samples.jsonl,
+pairs.jsonl, annotation.json, dpo/, metaalign_run.json, stages/). They run through
+metaalign.stages, whose markers skip finished stages, so re-running the command resumes where it
+stopped; quickstart runs the same stages. Training is run.py's, labelling annotate.py's,
+sampling sampling.py's.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from metaalign.stages import Stage, Summary
 from metaalign.train.config_io import ConfigError, check_fields, in_section
 from metaalign.train.run_log import write_manifest
 
 log = logging.getLogger("metaalign.train")
+STAGES_DIR = "stages"  # the stage runner's markers, in the run folder
 SECTIONS = ("sft", "dpo", "sample", "judge")
 SHARED = ("model", "output_dir", "threads", "seed")  # copied into each training stage
 SAMPLE_KEYS = ("prompts_file", "max_prompts", "k", "temperature", "top_p", "max_new_tokens", "seed", "chunk",
@@ -115,29 +118,69 @@ def annotate_stage(out: Path, sample: dict, judge_values: Mapping[str, Any] | No
     return pairs_path
 
 
-def two_stage(config: Mapping[str, Any]) -> Path:
-    """Run (or resume) SFT -> sample -> annotate -> DPO; returns the run folder."""
-    from metaalign.train.distributed import is_main, run_once
-    from metaalign.train.run import train_dpo, train_sft
+NOT_SETTINGS = ("output_dir", "threads", "train_file", "prompts_file", "api_key")  # not results
 
+
+def _settings(config: Mapping[str, Any], section: str) -> dict[str, Any]:
+    """What a stage's result depends on in a config section as written: its values less paths
+    (input files count by their bytes), thread counts and secrets."""
+    return {k: v for k, v in (config.get(section) or {}).items() if k not in NOT_SETTINGS}
+
+
+def two_stage_stages(config: Mapping[str, Any]) -> list[Stage]:
+    """The recipe as stages for metaalign.stages: sft, on-policy (export, sample, annotate), dpo.
+
+    Each stage resumes its own partial work (checkpoints, the sample log); the runner skips a
+    finished one and refuses one whose settings or input files changed. Under `accelerate
+    launch`, training stages run on every rank and on-policy on rank 0 alone (the others wait).
+    """
     sft, dpo, sample, judge_values = split_config(config)
+    out = Path(config["output_dir"])
+    merged = out / "sft-merged"
+    shared = {k: config[k] for k in ("model", "seed") if k in config}
+
+    def train_sft_stage() -> Summary:
+        from metaalign.train.run import train_sft
+
+        with in_section("sft"):
+            return {"run": str(train_sft(sft))}
+
+    def on_policy() -> Summary:
+        export_once(Path(sft["output_dir"]), merged)
+        pairs = annotate_stage(out, dict(sample), judge_values, merged)
+        return {"pairs": str(pairs), **json.loads((out / "annotation.json").read_text())}
+
+    def train_dpo_stage() -> Summary:
+        from metaalign.train.distributed import is_main
+        from metaalign.train.run import train_dpo
+
+        with in_section("dpo"):
+            dpo_dir = train_dpo(dpo)
+        if is_main():
+            mark_done(out, Path(sft["output_dir"]), dpo_dir)
+        return {"run": str(dpo_dir)}
+
+    tuned = {**shared, "sft": _settings(config, "sft")}
+    labelled = {"sample": _settings(config, "sample"), "judge": _settings(config, "judge")}
+    data = (sft["train_file"],) if "train_file" in sft else ()  # else train_sft says it is missing
+    return [
+        Stage("sft", "train SFT", train_sft_stage, tuned, data),
+        Stage("on-policy", "sample from the SFT model and annotate pairs", on_policy, labelled,
+              (sample["prompts_file"],), main_only=True),
+        Stage("dpo", "train DPO on the on-policy pairs", train_dpo_stage, {"dpo": _settings(config, "dpo")}),
+    ]  # fmt: skip
+
+
+def two_stage(config: Mapping[str, Any]) -> Path:
+    """Run (or resume) SFT -> sample -> annotate -> DPO through the stage runner; returns the run folder."""
+    from metaalign.stages import run_stages
+    from metaalign.train.distributed import is_main
+
+    stages = two_stage_stages(config)
     out = Path(config["output_dir"])
     if is_main():
         out.mkdir(parents=True, exist_ok=True)
-    with in_section("sft"):
-        sft_dir = train_sft(sft)
-    # under `accelerate launch`, rank 0 alone exports, samples and annotates; the others wait
-    merged = out / "sft-merged"
-    run_once("the SFT export", lambda: export_once(sft_dir, merged), (merged / "config.json").exists)
-    run_once(
-        "sampling and annotation",
-        lambda: annotate_stage(out, sample, judge_values, merged),
-        lambda: (out / "pairs.jsonl").exists() and (out / "annotation.json").exists(),
-    )
-    with in_section("dpo"):
-        dpo_dir = train_dpo(dpo)
-    if is_main():
-        mark_done(out, sft_dir, dpo_dir)
+    run_stages(stages, out / STAGES_DIR, log=log.warning)
     return out
 
 
