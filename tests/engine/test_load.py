@@ -99,5 +99,5 @@ def test_no_other_module_builds_an_engine_or_sets_threads_for_one() -> None:
         "engine/load.py",
         "quickstart/pipeline.py",  # the whole run's threads (build, train, eval)
         "quickstart/search.py",
-        "train/run.py",
+        "train/policy.py",
     ]

@@ -89,14 +89,14 @@ def test_export_loads_with_plain_transformers_and_generates_like_the_adapter(res
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from metaalign.models.loading import locate_pretrained
     from metaalign.train import export_model
-    from metaalign.train.run import model_source
 
     out = export_model(resumed_run["run_dir"], resumed_run["root"] / "exported")
     tokenizer = AutoTokenizer.from_pretrained(out)
     assert tokenizer.chat_template
     merged = AutoModelForCausalLM.from_pretrained(out).eval()
-    base_path, _ = model_source("smollm2-135m")
+    base_path = locate_pretrained("smollm2-135m").location
     base = AutoModelForCausalLM.from_pretrained(base_path)
     adapter = PeftModel.from_pretrained(base, str(resumed_run["run_dir"] / "final")).eval()
     messages = [

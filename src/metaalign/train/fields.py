@@ -1,7 +1,7 @@
 """The fields MetaAlign adds to TRL's configs: model reference, record files, LoRA and precision.
 
 Owns these dataclass fields and their checks only; every TRL / TrainingArguments field keeps
-its TRL name, default and meaning (sft_config.py and dpo_config.py combine the two), plus the
+its TRL name, default and meaning (configs.py combines the two), plus the
 TrainingArguments defaults both methods share (SHARED_DEFAULTS).
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 from metaalign.models.resolver import DEFAULT_MODEL
 from metaalign.train.hardware import PRECISIONS, apply_hardware_defaults
 
-# TrainingArguments defaults MetaAlign prefers for both SFT and DPO (sft_config.py and dpo_config.py
-# add their own); applied only where the user left TRL's default in place.
+# TrainingArguments defaults MetaAlign prefers for both SFT and DPO (configs.py
+# adds their own); applied only where the user left TRL's default in place.
 SHARED_DEFAULTS = {
     "per_device_train_batch_size": 8,
     "num_train_epochs": 2.0,
