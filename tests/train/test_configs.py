@@ -87,7 +87,9 @@ def test_shared_prompt_refuses_keep_end_truncation(tmp_path: Path) -> None:
     # packs are laid out from untruncated lengths, so keep_end would put scores in the wrong rows
     from metaalign.train.configs import dpo_config
 
-    with pytest.raises(ConfigError, match="dpo config: shared_prompt: .* truncation_mode 'keep_end'") as info:
+    with pytest.raises(
+        ConfigError, match=r"dpo config: shared_prompt: .* truncation_mode 'keep_end'"
+    ) as info:
         dpo_config(output_dir=str(tmp_path), truncation_mode="keep_end")
     assert info.value.field == "truncation_mode"  # so the CLI names the recipe's line
     config = dpo_config(output_dir=str(tmp_path), truncation_mode="keep_end", shared_prompt=False)

@@ -117,7 +117,7 @@ def test_export_loads_with_plain_transformers_and_generates_like_the_adapter(res
 def test_gguf_export_of_the_run_holds_the_merged_weights(resumed_run: dict) -> None:
     from transformers import AutoModelForCausalLM
 
-    from metaalign.train.export import export_gguf, finished_run, merged_model
+    from metaalign.train.merge_export import export_gguf, finished_run, merged_model
 
     out = export_gguf(resumed_run["run_dir"], resumed_run["root"] / "gguf" / "run.gguf", dtype="f32")
     merged = merged_model(*finished_run(resumed_run["run_dir"])).float().eval()
