@@ -91,7 +91,7 @@ def run_export(args: argparse.Namespace) -> int:
 
     _logging()
     if args.format == "gguf":
-        from metaalign.train.export import export_gguf
+        from metaalign.train.merge_export import export_gguf
 
         logging.getLogger("metaalign.export").setLevel(logging.INFO)
         print(export_gguf(str(args.run_dir), args.out, dtype=args.dtype or "f16", force=args.force))

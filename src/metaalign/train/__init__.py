@@ -16,7 +16,7 @@ _EXPORTS = {
     "sft_config": "metaalign.train.configs",
     "dpo_config": "metaalign.train.configs",
     "two_stage": "metaalign.train.two_stage_pipeline",
-    "export_model": "metaalign.train.export",
+    "export_model": "metaalign.train.merge_export",
     "MetaAlignSFTConfig": "metaalign.train.configs",
     "MetaAlignDPOConfig": "metaalign.train.configs",
     "MetaAlignSFTTrainer": "metaalign.train.sft_trainer",

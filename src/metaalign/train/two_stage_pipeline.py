@@ -54,7 +54,7 @@ def export_once(run_dir: Path, target: Path) -> Path:
 
     A finished `target` is kept, so a kill after the rename and before the caller notes it is harmless.
     """
-    from metaalign.train.export import export_model
+    from metaalign.train.merge_export import export_model
 
     if (target / "config.json").exists():
         return target
