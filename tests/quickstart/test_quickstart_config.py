@@ -37,13 +37,13 @@ def test_overrides_reach_the_config_and_a_bad_one_is_named(tmp_path: Path) -> No
 
 def test_sections_reach_their_stages(tmp_path: Path) -> None:
     from metaalign.build.build_config import BuildConfig
-    from metaalign.quickstart.pipeline import Layout, train_values
+    from metaalign.quickstart.pipeline import WorkFolder, train_values
     from metaalign.train.two_stage_pipeline import split_config
 
     config = load_quickstart_config(FAST_CONFIG)
-    layout = Layout(tmp_path)
-    BuildConfig.model_validate({**config.build, "output_dir": str(layout.build)})
-    sft, dpo, sample, judge = split_config(train_values(config, layout))
+    folders = WorkFolder(tmp_path)
+    BuildConfig.model_validate({**config.build, "output_dir": str(folders.build)})
+    sft, dpo, sample, judge = split_config(train_values(config, folders))
     assert sft["train_file"] == str(tmp_path / "build" / "sft_train.jsonl")
     assert sample["prompts_file"] == str(tmp_path / "build" / "dpo_train.jsonl")
     assert dpo["train_file"] == str(tmp_path / "train" / "pairs.jsonl") and judge is None
