@@ -116,7 +116,7 @@ def layout_rows(kind: str, records_file: Path) -> list[list[int]]:
     """Token rows of TRL's layout for the records (what "trained tokens" counts)."""
     from metaalign.models import load_tokenizer
     from metaalign.render import Renderer
-    from metaalign.train.data import dpo_row, sft_row
+    from metaalign.train.token_rows import dpo_row, sft_row
 
     renderer = Renderer(load_tokenizer("smollm2-135m"))
     if kind == "sft":

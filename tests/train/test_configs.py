@@ -115,7 +115,7 @@ def test_recipes_start_with_their_command_and_name_known_fields(path: Path) -> N
     first = path.read_text().splitlines()[0]
     if first.startswith("# metaalign quickstart"):  # a whole-pipeline recipe: quickstart's schema
         from metaalign.build.build_config import BuildConfig
-        from metaalign.quickstart.config import DEFAULT_CONFIG, FAST_CONFIG, load_quickstart_config
+        from metaalign.quickstart.quickstart_config import DEFAULT_CONFIG, FAST_CONFIG, load_quickstart_config
         from metaalign.train.two_stage_pipeline import split_config
 
         # the shipped quickstart recipes are what `metaalign quickstart [--fast]` runs by default

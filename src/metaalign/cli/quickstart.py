@@ -46,8 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from metaalign.quickstart.config import DEFAULT_CONFIG, FAST_CONFIG, load_quickstart_config
-    from metaalign.quickstart.pipeline import WorkFolder, run_quickstart
+    from metaalign.quickstart.quickstart_config import DEFAULT_CONFIG, FAST_CONFIG, load_quickstart_config
+    from metaalign.quickstart.quickstart_pipeline import WorkFolder, run_quickstart
     from metaalign.quickstart.verdict import DEFAULT_NAME, publish
 
     config_path = args.config or (FAST_CONFIG if args.fast else DEFAULT_CONFIG)

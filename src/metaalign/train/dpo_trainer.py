@@ -1,7 +1,7 @@
 """`MetaAlignDPOTrainer`: TRL's DPOTrainer on pre-rendered pairs, with shared-prompt batches.
 
 Owns `from_config` (config -> pairs rendered -> trainer), taking tokenised rows (prompt_ids /
-chosen_ids / rejected_ids from metaalign.train.data) as they are, and, in single-process runs with
+chosen_ids / rejected_ids from metaalign.train.token_rows) as they are, and, in single-process runs with
 `shared_prompt`, scoring each pair in one packed row (shared_prompt.py) for both the policy and
 the (precomputed) reference. The DPO loss, metrics and adapter-disabled reference are TRL's.
 """
@@ -71,9 +71,9 @@ class MetaAlignDPOTrainer(DPOTrainer):
         """The trainer for `config` (a MetaAlignDPOConfig or its values), pairs rendered, model
         loaded, ready for `.train()`. `config` itself is not changed."""
         from metaalign.train.configs import dpo_config
-        from metaalign.train.data import record_datasets
         from metaalign.train.distributed import is_main, shared_dataset
         from metaalign.train.policy import RunModel
+        from metaalign.train.token_rows import record_datasets
 
         config = dpo_config(config)
         run = RunModel.prepare(config)

@@ -3,7 +3,7 @@
 Owns turning `config.model` into one `Pretrained` (a folder or cached hub id) that the tokenizer,
 the LoRA sizing and the policy load (TRL's, or ours with an `adapter` merged) all use, and the
 trainer arguments SFT and DPO share. The caller's config is left as it was: TRL gets a copy with
-its model_init_kwargs filled. Records are data.py's; the trainers sft_trainer.py's and dpo_trainer.py's.
+its model_init_kwargs filled. Records are token_rows.py's; the trainers sft_trainer.py's and dpo_trainer.py's.
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ def trainer_class(kind: str) -> Any:
 def run_to_end(kind: str, config: Any, callbacks: list | None = None) -> Path:
     """One `kind` ("sft" or "dpo") run of a checked config: skipped when finished, else built by
     its trainer's `from_config`, trained (or resumed) and saved."""
-    from metaalign.train.data import trained_tokens
+    from metaalign.train.token_rows import trained_tokens
 
     if finished(Path(config.output_dir)):
         log.warning("%s is finished already; nothing to do", config.output_dir)

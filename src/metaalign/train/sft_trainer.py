@@ -2,7 +2,7 @@
 
 Owns `from_config` (config -> records rendered -> trainer) and the loss on assistant tokens
 through the compact LM head (lm_head.py) in single-process runs; batching (padding-free),
-checkpoints and optimisation stay TRL's. Rendering is metaalign.train.data's, the model policy.py's.
+checkpoints and optimisation stay TRL's. Rendering is metaalign.train.token_rows's, the model policy.py's.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ class MetaAlignSFTTrainer(SFTTrainer):
         """The trainer for `config` (a MetaAlignSFTConfig or its values), records rendered, model
         loaded, ready for `.train()`. `config` itself is not changed."""
         from metaalign.train.configs import sft_config
-        from metaalign.train.data import record_datasets
         from metaalign.train.policy import RunModel
+        from metaalign.train.token_rows import record_datasets
 
         config = sft_config(config)
         run = RunModel.prepare(config)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from metaalign.quickstart.config import QuickstartConfig
+from metaalign.quickstart.quickstart_config import QuickstartConfig
 from metaalign.stages import Stage, Summary
 
 
