@@ -1,10 +1,8 @@
-"""`MetaAlignSFTConfig` / `MetaAlignDPOConfig` (TRL's SFTConfig / DPOConfig plus MetaAlign's fields)
-and `sft_config()` / `dpo_config()`, the one place a config is assembled from dicts and checked.
+"""MetaAlignSFTConfig / MetaAlignDPOConfig (TRL's configs plus fields.py's) and `sft_config()` /
+`dpo_config()`, the one place a config is assembled from values and checked.
 
-Owns MetaAlign's defaults (applied under the user's values), the unknown-field and section checks
-and the checks in each config's __post_init__, so the Python API and the CLI refuse the same things.
-Every TRL field keeps its name, default and meaning; none is re-declared. The added fields are
-fields.py's; reading recipes is config_io.py's.
+Owns MetaAlign's defaults, the unknown-field and section checks and each config's __post_init__
+checks, so the Python API and the CLI refuse the same things. No TRL field is re-declared.
 """
 
 from __future__ import annotations

@@ -70,14 +70,11 @@ class MetaAlignDPOTrainer(DPOTrainer):
     def from_config(cls, config: Any, callbacks: list | None = None) -> MetaAlignDPOTrainer:
         """The trainer for `config` (a MetaAlignDPOConfig or its values), pairs rendered, model
         loaded, ready for `.train()`. `config` itself is not changed."""
-        from metaalign.train.configs import dpo_config
         from metaalign.train.distributed import is_main, shared_dataset
         from metaalign.train.policy import RunModel
-        from metaalign.train.token_rows import record_datasets
 
-        config = dpo_config(config)
-        run = RunModel.prepare(config)
-        train, evals = record_datasets(config, "dpo", run.renderer)
+        run = RunModel.prepare(config, "dpo")
+        config, train, evals = run.config, run.train, run.evals
         if config.precompute_ref_log_probs:  # the ranks must share the file TRL caches reference scores in
             shared = Path(config.output_dir) / "datasets"
             train = shared_dataset(train, shared)

@@ -1,9 +1,8 @@
-"""`RunModel`: the model a training run starts from, resolved once, and what both trainers get from it.
+"""`RunModel`: what a training run starts from (checked config, model resolved once, rendered records).
 
-Owns turning `config.model` into one `Pretrained` (a folder or cached hub id) that the tokenizer,
-the LoRA sizing and the policy load (TRL's, or ours with an `adapter` merged) all use, and the
-trainer arguments SFT and DPO share. The caller's config is left as it was: TRL gets a copy with
-its model_init_kwargs filled. Records are token_rows.py's; the trainers sft_trainer.py's and dpo_trainer.py's.
+Owns resolving `config.model` once into a `Pretrained` that the tokenizer, the LoRA sizing and the
+policy load all use, and the trainer arguments SFT and DPO share; TRL gets a copy of the config
+with model_init_kwargs filled, the caller's stays as it was. Rows are token_rows.py's.
 """
 
 from __future__ import annotations
@@ -18,26 +17,36 @@ from metaalign.models.loading import Pretrained
 
 @dataclass
 class RunModel:
-    """A run's config, its model reference resolved once, and that model's tokenizer and renderer."""
+    """A run's checked config, its model reference resolved once, that model's tokenizer and
+    renderer, and the training (and optional evaluation) dataset rendered with them."""
 
     config: Any  # a MetaAlignSFTConfig or MetaAlignDPOConfig
     target: Pretrained
     tokenizer: Any
     renderer: Any
+    train: Any = None
+    evals: Any = None
 
     @classmethod
-    def prepare(cls, config: Any) -> RunModel:
-        """Torch threads set, `config.model` resolved, its tokenizer loaded and a renderer over it."""
+    def prepare(cls, values: Any, kind: str) -> RunModel:
+        """`values` checked into a `kind` ("sft" or "dpo") config, torch threads set, `config.model`
+        resolved, its tokenizer loaded, and the records rendered (a bad record file fails before
+        any weights load)."""
         import torch
 
         from metaalign.models.loading import load_tokenizer, locate_pretrained
         from metaalign.render import Renderer
+        from metaalign.train.configs import dpo_config, sft_config
+        from metaalign.train.token_rows import record_datasets
 
+        config = sft_config(values) if kind == "sft" else dpo_config(values)
         if config.threads:
             torch.set_num_threads(config.threads)
         target = locate_pretrained(config.model)
         tokenizer = load_tokenizer(target)
-        return cls(config, target, tokenizer, Renderer(tokenizer))
+        run = cls(config, target, tokenizer, Renderer(tokenizer))
+        run.train, run.evals = record_datasets(config, kind, run.renderer)
+        return run
 
     def model_init_kwargs(self) -> dict[str, Any]:
         """`from_pretrained` keywords for the policy: the reference's, the training dtype, the user's."""

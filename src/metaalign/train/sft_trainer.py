@@ -29,17 +29,14 @@ class MetaAlignSFTTrainer(SFTTrainer):
     def from_config(cls, config: Any, callbacks: list | None = None) -> MetaAlignSFTTrainer:
         """The trainer for `config` (a MetaAlignSFTConfig or its values), records rendered, model
         loaded, ready for `.train()`. `config` itself is not changed."""
-        from metaalign.train.configs import sft_config
         from metaalign.train.policy import RunModel
-        from metaalign.train.token_rows import record_datasets
 
-        config = sft_config(config)
-        run = RunModel.prepare(config)
-        train, evals = record_datasets(config, "sft", run.renderer)
-        # max_length is enforced per example above; TRL cannot enforce it padding-free
+        run = RunModel.prepare(config, "sft")
+        config = run.config
+        # max_length is enforced per example when rendering; TRL cannot enforce it padding-free
         unbounded = config.padding_free and not config.packing
         kwargs = run.trainer_kwargs(callbacks, max_length=None if unbounded else config.max_length)
-        return cls(train_dataset=train, eval_dataset=evals, **kwargs)
+        return cls(train_dataset=run.train, eval_dataset=run.evals, **kwargs)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if not self._compact or return_outputs or not model.training:
