@@ -17,6 +17,18 @@ def test_a_local_folder_loads_from_itself_and_never_from_the_hub(tmp_path: Path)
     assert locate_pretrained(target) is target  # resolved once: a Pretrained passes through
 
 
+def test_a_reference_is_resolved_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from metaalign.models import convert, loading
+
+    calls: list[str] = []
+    for module in (convert, loading):
+        real = module.resolve
+        monkeypatch.setattr(module, "resolve", lambda ref, real=real: calls.append(ref) or real(ref))
+    (tmp_path / "config.json").write_text("{}")
+    locate_pretrained(str(tmp_path))
+    assert calls == [str(tmp_path)]
+
+
 @pytest.mark.parametrize(
     ("allow", "offline", "local_only"), [(False, "", True), (True, "1", True), (True, "", False)]
 )

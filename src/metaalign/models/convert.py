@@ -220,7 +220,13 @@ def ensure_local(
 
     `converter` defaults to `convert_gguf` (looked up at call time, so tests can replace it).
     """
-    source = resolve(ref)
+    return local_folder(resolve(ref), allow_download=allow_download, converter=converter)
+
+
+def local_folder(
+    source: ModelSource, *, allow_download: bool = False, converter: Converter | None = None
+) -> Path:
+    """`ensure_local` for a reference resolved already (so callers resolve it once)."""
     if source.local_path is not None:
         return source.local_path
     if source.kind == "hub":

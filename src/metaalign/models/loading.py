@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from metaalign.errors import MetaAlignError, ModelNotFoundError
-from metaalign.models.convert import ensure_local, first_line, hub_error, hub_local_files_only
+from metaalign.models.convert import first_line, hub_error, hub_local_files_only, local_folder
 from metaalign.models.resolver import DEFAULT_MODEL, ModelSource, resolve
 
 _DTYPE_NAMES = {
@@ -58,7 +58,7 @@ def locate_pretrained(ref: str | Pretrained = DEFAULT_MODEL, *, allow_download: 
     source = resolve(ref)
     if source.kind == "hub":
         return Pretrained(source, source.location, hub_local_files_only(allow_download))
-    return Pretrained(source, str(ensure_local(ref)), True)
+    return Pretrained(source, str(local_folder(source)), True)
 
 
 def dtype_name(dtype: str | None, device: str, *, bf16_supported: bool = False) -> str:
