@@ -36,8 +36,7 @@ def test_bad_yaml_names_the_line(tmp_path: Path) -> None:
 def test_configs_add_fields_without_redeclaring_trl_ones() -> None:
     from trl import DPOConfig, SFTConfig
 
-    from metaalign.train.configs import MetaAlignDPOConfig, MetaAlignSFTConfig
-    from metaalign.train.fields import MetaAlignFields
+    from metaalign.train.configs import MetaAlignDPOConfig, MetaAlignFields, MetaAlignSFTConfig
 
     for ours, trl_cls in ((MetaAlignSFTConfig, SFTConfig), (MetaAlignDPOConfig, DPOConfig)):
         assert issubclass(ours, trl_cls)
@@ -158,8 +157,7 @@ def test_recipes_start_with_their_command_and_name_known_fields(path: Path) -> N
 
 
 def test_sft_and_dpo_defaults_share_one_base() -> None:
-    from metaalign.train.configs import DPO_DEFAULTS, SFT_DEFAULTS
-    from metaalign.train.fields import SHARED_DEFAULTS
+    from metaalign.train.configs import DPO_DEFAULTS, SFT_DEFAULTS, SHARED_DEFAULTS
 
     assert SFT_DEFAULTS == {**SHARED_DEFAULTS, "learning_rate": 3e-4, "padding_free": True}
     assert DPO_DEFAULTS == {**SHARED_DEFAULTS, "learning_rate": 1e-4, "precompute_ref_log_probs": True}

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 COMMANDS = {
     "sft": "supervised fine-tuning on SFT records",
@@ -68,15 +70,24 @@ def _logging() -> None:
     logging.getLogger("metaalign.train").setLevel(logging.INFO)
 
 
+def entry_point(stage: str) -> Callable[[dict[str, Any]], Path]:
+    """The Python function `metaalign train STAGE` runs: train_sft, train_dpo or two_stage."""
+    if stage == "two-stage":
+        from metaalign.train.two_stage_pipeline import two_stage
+
+        return two_stage
+    from metaalign.train.run import train_dpo, train_sft
+
+    return {"sft": train_sft, "dpo": train_dpo}[stage]
+
+
 def run_train(args: argparse.Namespace) -> int:
     from metaalign.train.config_io import ConfigError, load, locate
     from metaalign.train.distributed import die_with_launcher
-    from metaalign.train.run import train_dpo, train_sft
-    from metaalign.train.two_stage_pipeline import two_stage
 
     _logging()
     die_with_launcher()  # under `accelerate launch`: a killed launcher takes this worker with it
-    entry = {"sft": train_sft, "dpo": train_dpo, "two-stage": two_stage}[args.stage]
+    entry = entry_point(args.stage)
     config = load(args.config, args.overrides)
     try:  # the configs check fields and sections, as they do for the Python API
         run_dir = entry(config)
