@@ -2,8 +2,8 @@
 
 `metaalign quickstart` reads its recipes from recipes/quickstart/ in a source checkout (and in an
 editable install). A wheel has no checkout, so building one copies those YAML files into the
-package as metaalign/quickstart/recipes/, where metaalign.quickstart.config looks first. One
-source of truth, no copy in the repository.
+package as metaalign/quickstart/recipes/, where metaalign.quickstart.quickstart_config looks
+first. One source of truth, no copy in the repository.
 """
 
 from pathlib import Path

@@ -104,19 +104,19 @@ def baseline_dpo(path: str, records_file: Path, batch: int, steps: int, out: str
 
 
 def ours(kind: str, records_file: Path, batch: int, steps: int, out: str) -> None:
-    from metaalign.train.run import build_dpo_trainer, build_sft_trainer
+    from metaalign.train.run import trainer_class
 
     values = dict(train_file=str(records_file), output_dir=out, per_device_train_batch_size=batch,
                   max_steps=steps, save_strategy="no", lora_r=16, lora_alpha=32)  # fmt: skip
-    build = build_sft_trainer if kind == "sft" else build_dpo_trainer
-    build({**values, "learning_rate": 3e-4 if kind == "sft" else 1e-4}).train()
+    values["learning_rate"] = 3e-4 if kind == "sft" else 1e-4
+    trainer_class(kind).from_config(values).train()
 
 
 def layout_rows(kind: str, records_file: Path) -> list[list[int]]:
     """Token rows of TRL's layout for the records (what "trained tokens" counts)."""
     from metaalign.models import load_tokenizer
     from metaalign.render import Renderer
-    from metaalign.train.data import dpo_row, sft_row
+    from metaalign.train.token_rows import dpo_row, sft_row
 
     renderer = Renderer(load_tokenizer("smollm2-135m"))
     if kind == "sft":
@@ -164,9 +164,9 @@ def main() -> None:
     parser.add_argument("--only", choices=("sft", "dpo"), default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    from metaalign.train.run import model_source
+    from metaalign.models.loading import locate_pretrained
 
-    path, _ = model_source("smollm2-135m")
+    path = locate_pretrained("smollm2-135m").location
     tmp = Path(tempfile.mkdtemp(prefix="train-bench-"))
     n = args.batch * args.steps  # exactly one epoch: both sides train on every row once
     kinds = [args.only] if args.only else ["sft", "dpo"]

@@ -161,19 +161,15 @@ def check_config(parsed) -> None:
 
         load_config(ROOT / parsed.config, parsed.overrides)
     elif parsed.command == "train":
-        from metaalign.train.config_io import check_fields, load
-        from metaalign.train.run import field_names
+        from metaalign.train.config_io import load
+        from metaalign.train.configs import dpo_config, sft_config
         from metaalign.train.two_stage_pipeline import split_config
 
         values = load(ROOT / parsed.config if parsed.config else None, parsed.overrides)
         if parsed.stage == "two-stage":
             split_config(values)
             return
-        from metaalign.train.dpo_config import MetaAlignDPOConfig
-        from metaalign.train.sft_config import MetaAlignSFTConfig
-
-        config = MetaAlignSFTConfig if parsed.stage == "sft" else MetaAlignDPOConfig
-        check_fields(values, field_names(config), f"{parsed.stage} config")
+        (sft_config if parsed.stage == "sft" else dpo_config)(values)  # the checks `train` runs first
 
 
 # a RUN command that needs an earlier line's output -> that line's first words

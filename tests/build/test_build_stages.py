@@ -8,8 +8,8 @@ from build_toy import INSTRUCTIONS, LIBRARY, toy_values
 
 from metaalign.build import load_config
 from metaalign.build.assign import Pools, assign, derive_seed, select_instructions
+from metaalign.build.candidates import candidate_text, fake_answer, jobs
 from metaalign.build.respond import offline_rows
-from metaalign.build.sample import candidate_text, fake_answer, jobs
 from metaalign.engine import GenerationRequest
 from metaalign.preferences import check, load_instructions, load_library, winner
 

@@ -9,8 +9,8 @@ import pytest
 from build_toy import INSTRUCTIONS, LIBRARY, toy_values
 
 from metaalign.build import load_config, run_build
+from metaalign.build.candidates import fake_answer
 from metaalign.build.respond import already_refuses
-from metaalign.build.sample import fake_answer
 from metaalign.build.store import BuildStore
 from metaalign.engine import FakeEngine
 from metaalign.errors import RecordError

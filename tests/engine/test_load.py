@@ -97,7 +97,7 @@ def test_no_other_module_builds_an_engine_or_sets_threads_for_one() -> None:
     assert sets == [
         "cli/eval.py",  # eval pairs: log-probs of a model
         "engine/load.py",
-        "quickstart/pipeline.py",  # the whole run's threads (build, train, eval)
+        "quickstart/quickstart_pipeline.py",  # the whole run's threads (build, train, eval)
         "quickstart/search.py",
-        "train/run.py",
+        "train/policy.py",
     ]

@@ -83,7 +83,7 @@ def test_every_case_can_be_passed_within_the_eval_token_budget(suite) -> None:
     from metaalign.eval.verifiable import MAX_NEW_TOKENS
     from metaalign.models import load_tokenizer
     from metaalign.preferences import Check, check, satisfy_checks
-    from metaalign.quickstart.config import load_quickstart_config
+    from metaalign.quickstart.quickstart_config import load_quickstart_config
 
     budget = min(MAX_NEW_TOKENS, load_quickstart_config().eval.max_new_tokens)
     tokenizer = load_tokenizer("smollm2-135m")

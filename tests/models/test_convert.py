@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from metaalign.errors import MetaAlignError, ModelNotFoundError
-from metaalign.models import convert
-from metaalign.models.convert import convert_atomically, dtype_name, ensure_local, hub_local_files_only
+from metaalign.errors import ModelNotFoundError
+from metaalign.models import convert, loading
+from metaalign.models.convert import convert_atomically, ensure_local, hub_local_files_only
 from metaalign.models.resolver import MANIFEST_NAME, file_sha256, read_manifest, resolve
 
 
@@ -207,27 +207,6 @@ def test_uncached_hub_id_names_the_reference_and_what_was_tried(monkeypatch: pyt
     assert "and the hub" not in message
 
 
-@pytest.mark.parametrize(
-    ("dtype", "device", "bf16", "expected"),
-    [
-        (None, "cpu", False, "float32"),
-        (None, "cpu", True, "float32"),
-        (None, "cuda", True, "bfloat16"),
-        (None, "cuda:1", False, "float16"),
-        ("bf16", "cpu", False, "bfloat16"),
-        ("FP32", "cuda", True, "float32"),
-        ("half", "cuda", True, "float16"),
-    ],
-)
-def test_dtype_rule(dtype: str | None, device: str, bf16: bool, expected: str) -> None:
-    assert dtype_name(dtype, device, bf16_supported=bf16) == expected
-
-
-def test_unknown_dtype_is_a_user_error() -> None:
-    with pytest.raises(MetaAlignError, match="dtype 'int8': expected one of float32"):
-        dtype_name("int8", "cpu")
-
-
 # --- the real model (slow) -------------------------------------------------------------------------
 
 
@@ -242,8 +221,8 @@ def test_real_alias_conversion_matches_the_gguf_model(home: Path) -> None:
     path = ensure_local("smollm2-135m")
     cold = time.perf_counter() - start
     start = time.perf_counter()
-    model = convert.load_model("smollm2-135m")
-    tokenizer = convert.load_tokenizer("smollm2-135m")
+    model = loading.load_model("smollm2-135m")
+    tokenizer = loading.load_tokenizer("smollm2-135m")
     warm = time.perf_counter() - start
     print(f"\nsmollm2-135m: cold conversion {cold:.1f} s, warm load (model + tokenizer) {warm:.1f} s")
 

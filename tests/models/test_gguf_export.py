@@ -2,7 +2,7 @@
 
 The tiny Llama and Qwen2 models carry the offline stand-in tokenizers of their families, so the
 vocabulary, merges, special tokens and chat template round trip is checked token for token here;
-the embedded model's round trip (and f16/q8_0 tolerances) is tests/train/test_export_gguf.py.
+the embedded model's round trip (and f16/q8_0 tolerances) is tests/train/test_merge_export_gguf.py.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from fixtures.tokenizers import make_tokenizer
 from metaalign.errors import MetaAlignError
 from metaalign.models.gguf_export import UnsupportedModelError, arch_spec, permute_qk, tensor_kind
 from metaalign.render import Renderer
-from metaalign.train.export import export_gguf
+from metaalign.train.merge_export import export_gguf
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("gguf")

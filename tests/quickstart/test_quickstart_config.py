@@ -5,7 +5,12 @@ from pathlib import Path
 import pytest
 
 from metaalign.errors import MetaAlignError, RecordError
-from metaalign.quickstart.config import DEFAULT_CONFIG, FAST_CONFIG, load_quickstart_config, recipe_folder
+from metaalign.quickstart.quickstart_config import (
+    DEFAULT_CONFIG,
+    FAST_CONFIG,
+    load_quickstart_config,
+    recipe_folder,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -37,13 +42,13 @@ def test_overrides_reach_the_config_and_a_bad_one_is_named(tmp_path: Path) -> No
 
 def test_sections_reach_their_stages(tmp_path: Path) -> None:
     from metaalign.build.build_config import BuildConfig
-    from metaalign.quickstart.pipeline import Layout, train_values
+    from metaalign.quickstart.quickstart_pipeline import WorkFolder, train_values
     from metaalign.train.two_stage_pipeline import split_config
 
     config = load_quickstart_config(FAST_CONFIG)
-    layout = Layout(tmp_path)
-    BuildConfig.model_validate({**config.build, "output_dir": str(layout.build)})
-    sft, dpo, sample, judge = split_config(train_values(config, layout))
+    folders = WorkFolder(tmp_path)
+    BuildConfig.model_validate({**config.build, "output_dir": str(folders.build)})
+    sft, dpo, sample, judge = split_config(train_values(config, folders))
     assert sft["train_file"] == str(tmp_path / "build" / "sft_train.jsonl")
     assert sample["prompts_file"] == str(tmp_path / "build" / "dpo_train.jsonl")
     assert dpo["train_file"] == str(tmp_path / "train" / "pairs.jsonl") and judge is None
@@ -68,7 +73,7 @@ def test_quickstart_is_build_then_two_stages_stages_then_export_and_eval(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import metaalign.train.two_stage_pipeline as two_stage
-    from metaalign.quickstart.pipeline import stages
+    from metaalign.quickstart.quickstart_pipeline import stages
 
     calls: list[int] = []
     real = two_stage.split_config
@@ -96,7 +101,8 @@ def test_a_wheel_carries_the_recipes_and_the_installed_package_finds_them(tmp_pa
             assert shipped == (REPO / "recipes" / "quickstart" / name).read_text()
         archive.extractall(tmp_path / "site")
     probe = (
-        "from metaalign.quickstart.config import DEFAULT_CONFIG, FAST_CONFIG, load_quickstart_config as l\n"
+        "from metaalign.quickstart.quickstart_config import DEFAULT_CONFIG, FAST_CONFIG\n"
+        "from metaalign.quickstart.quickstart_config import load_quickstart_config as l\n"
         "print(DEFAULT_CONFIG); print(l(DEFAULT_CONFIG).model, l(FAST_CONFIG).build['instructions_train'])"
     )
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}  # ahead of the editable checkout

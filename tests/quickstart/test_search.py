@@ -52,7 +52,7 @@ def test_the_table_names_changes_zero_types_and_the_rerun_command() -> None:
 @pytest.mark.parametrize("path", SEARCHES, ids=lambda p: p.name)
 def test_shipped_searches_start_with_their_command_and_validate(path: Path) -> None:
     from metaalign.build.build_config import BuildConfig
-    from metaalign.train.run import dpo_config, sft_config
+    from metaalign.train.configs import dpo_config, sft_config
 
     rel = path.relative_to(path.parents[2])
     assert path.read_text().splitlines()[0].startswith(f"# python -m metaalign.quickstart.search {rel}")

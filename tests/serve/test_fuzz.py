@@ -24,7 +24,7 @@ def through_the_real_sampler(request: GenerationRequest) -> str:
     the API lets through (1e-300, say) is exercised as the transformers backend would."""
     import torch
 
-    from metaalign.engine.sampling import RowSampler, next_tokens
+    from metaalign.engine.token_sampling import RowSampler, next_tokens
 
     sampler = RowSampler(request.temperature, request.top_p, request.seed)
     (token,) = next_tokens(torch.tensor([[0.5, 2.0, 1.0, -1.0]]), [sampler])

@@ -114,11 +114,12 @@ def test_the_saved_adapter_loads_and_generates(sft_runs: dict) -> None:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from metaalign.train.run import model_source
+    from metaalign.models.loading import locate_pretrained
 
-    path, kwargs = model_source("smollm2-135m")
+    base = locate_pretrained("smollm2-135m")
     final = sft_runs["two"] / "final"
-    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(path, **kwargs), str(final))
+    model = AutoModelForCausalLM.from_pretrained(base.location, **base.kwargs)
+    model = PeftModel.from_pretrained(model, str(final))
     tokenizer = AutoTokenizer.from_pretrained(final)
     ids = tokenizer.apply_chat_template(
         [{"role": "user", "content": "Name a primary colour."}], add_generation_prompt=True, return_dict=True,

@@ -8,7 +8,7 @@ from pathlib import Path
 from metaalign.engine import FakeEngine
 from metaalign.records import PreferenceRecord
 from metaalign.train.annotate import annotate, expected_from
-from metaalign.train.sampling import SampleSettings, read_samples, sample_all
+from metaalign.train.on_policy_samples import SampleSettings, read_samples, sample_all
 
 CAPS = {"id": "all_caps", "params": {}, "expect": True, "tier": "user"}
 

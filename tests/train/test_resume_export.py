@@ -89,14 +89,14 @@ def test_export_loads_with_plain_transformers_and_generates_like_the_adapter(res
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from metaalign.models.loading import locate_pretrained
     from metaalign.train import export_model
-    from metaalign.train.run import model_source
 
     out = export_model(resumed_run["run_dir"], resumed_run["root"] / "exported")
     tokenizer = AutoTokenizer.from_pretrained(out)
     assert tokenizer.chat_template
     merged = AutoModelForCausalLM.from_pretrained(out).eval()
-    base_path, _ = model_source("smollm2-135m")
+    base_path = locate_pretrained("smollm2-135m").location
     base = AutoModelForCausalLM.from_pretrained(base_path)
     adapter = PeftModel.from_pretrained(base, str(resumed_run["run_dir"] / "final")).eval()
     messages = [
@@ -117,7 +117,7 @@ def test_export_loads_with_plain_transformers_and_generates_like_the_adapter(res
 def test_gguf_export_of_the_run_holds_the_merged_weights(resumed_run: dict) -> None:
     from transformers import AutoModelForCausalLM
 
-    from metaalign.train.export import export_gguf, finished_run, merged_model
+    from metaalign.train.merge_export import export_gguf, finished_run, merged_model
 
     out = export_gguf(resumed_run["run_dir"], resumed_run["root"] / "gguf" / "run.gguf", dtype="f32")
     merged = merged_model(*finished_run(resumed_run["run_dir"])).float().eval()

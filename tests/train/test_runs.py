@@ -30,9 +30,11 @@ def _losses(trainer) -> list[float]:
 
 
 def test_sft_lora_trains_every_adapter_weight_and_freezes_the_base(sft_file: Path, tmp_path: Path) -> None:
-    from metaalign.train.run import build_sft_trainer
+    from metaalign.train.sft_trainer import MetaAlignSFTTrainer
 
-    trainer = build_sft_trainer({**TINY, "train_file": str(sft_file), "output_dir": str(tmp_path)})
+    trainer = MetaAlignSFTTrainer.from_config(
+        {**TINY, "train_file": str(sft_file), "output_dir": str(tmp_path)}
+    )
     before = _snapshot(trainer.model)
     trainer.train()
     losses = _losses(trainer)
@@ -42,9 +44,11 @@ def test_sft_lora_trains_every_adapter_weight_and_freezes_the_base(sft_file: Pat
 
 def test_sft_compact_loss_equals_trls_own_loss(sft_file: Path, tmp_path: Path) -> None:
     """TRL's loss: -sum log p(label) / #labels over all positions; ours scores only labelled ones."""
-    from metaalign.train.run import build_sft_trainer
+    from metaalign.train.sft_trainer import MetaAlignSFTTrainer
 
-    trainer = build_sft_trainer({**TINY, "train_file": str(sft_file), "output_dir": str(tmp_path)})
+    trainer = MetaAlignSFTTrainer.from_config(
+        {**TINY, "train_file": str(sft_file), "output_dir": str(tmp_path)}
+    )
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(3)])
     trainer.model.train()
     assert trainer._compact
@@ -56,9 +60,11 @@ def test_sft_compact_loss_equals_trls_own_loss(sft_file: Path, tmp_path: Path) -
 
 
 def test_dpo_lora_trains_every_adapter_weight_and_freezes_the_base(prefs_file: Path, tmp_path: Path) -> None:
-    from metaalign.train.run import build_dpo_trainer
+    from metaalign.train.dpo_trainer import MetaAlignDPOTrainer
 
-    trainer = build_dpo_trainer({**TINY, "train_file": str(prefs_file), "output_dir": str(tmp_path)})
+    trainer = MetaAlignDPOTrainer.from_config(
+        {**TINY, "train_file": str(prefs_file), "output_dir": str(tmp_path)}
+    )
     assert trainer.ref_model is None  # the reference is the base with the adapter disabled
     assert "ref_chosen_logps" in trainer.train_dataset.column_names  # precomputed once
     before = _snapshot(trainer.model)
@@ -70,7 +76,7 @@ def test_dpo_lora_trains_every_adapter_weight_and_freezes_the_base(prefs_file: P
 
 
 def test_shared_prompt_dpo_loss_equals_trls_layout(prefs_file: Path, tmp_path: Path) -> None:
-    from metaalign.train.run import build_dpo_trainer
+    from metaalign.train.dpo_trainer import MetaAlignDPOTrainer
 
     values = {
         **TINY,
@@ -78,7 +84,7 @@ def test_shared_prompt_dpo_loss_equals_trls_layout(prefs_file: Path, tmp_path: P
         "output_dir": str(tmp_path),
         "precompute_ref_log_probs": False,
     }
-    trainer = build_dpo_trainer(values)
+    trainer = MetaAlignDPOTrainer.from_config(values)
     rows = [trainer.train_dataset[i] for i in range(3)]
     trainer.model.train()
     with torch.no_grad():

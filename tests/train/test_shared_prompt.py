@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from metaalign.train.lm_head import completion_log_probs
@@ -62,14 +61,3 @@ def test_compact_head_equals_full_logits_on_labelled_positions(tiny_llama) -> No
         want = _plain_log_probs(tiny_llama, ids[0].tolist())
     torch.testing.assert_close(got[6:], want[6:], atol=1e-5, rtol=1e-5)
     assert got[:6].abs().sum() == 0
-
-
-def test_shared_prompt_refuses_keep_end_truncation() -> None:
-    # packs are laid out from untruncated lengths, so keep_end would put scores in the wrong rows
-    from types import SimpleNamespace
-
-    from metaalign.train.config_io import ConfigError
-    from metaalign.train.dpo_trainer import MetaAlignDPOTrainer
-
-    with pytest.raises(ConfigError, match="truncation_mode 'keep_end'"):
-        MetaAlignDPOTrainer(args=SimpleNamespace(truncation_mode="keep_end"), processing_class=None)

@@ -18,7 +18,7 @@ def test_stages_parse_the_recipe_and_collect_overrides() -> None:
     args = build_parser().parse_args(
         ["train", "two-stage", "--config", "r.yaml", "--sft.max_steps", "3", "--sample.k=2", "--seed", "1"]
     )
-    assert args.entry == "two_stage" and args.config == Path("r.yaml")
+    assert args.stage == "two-stage" and args.config == Path("r.yaml")
     assert args.overrides == ["--sft.max_steps", "3", "--sample.k=2", "--seed", "1"]
     args = build_parser().parse_args(["export", "runs/x", "--out", "merged"])
     assert (args.run_dir, args.out) == (Path("runs/x"), Path("merged"))
@@ -58,6 +58,11 @@ def test_a_misspelt_two_stage_field_names_its_line(tmp_path: Path, capsys: pytes
 def test_sections_are_rejected_outside_two_stage(capsys: pytest.CaptureFixture) -> None:
     assert main(["train", "dpo", "--sft.max_steps", "3"]) == 2
     assert "two-stage only" in capsys.readouterr().err
+
+
+def test_the_cli_refuses_what_the_config_class_refuses(capsys: pytest.CaptureFixture) -> None:
+    assert main(["train", "dpo", "--truncation_mode", "keep_end"]) == 2  # before any model loads
+    assert "dpo config: shared_prompt: packs pairs truncated keep_start only" in capsys.readouterr().err
 
 
 def test_the_deprecated_set_alias_reaches_the_config_with_a_warning(capsys: pytest.CaptureFixture) -> None:

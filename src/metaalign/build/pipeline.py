@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from metaalign.build import export, respond, sample
+from metaalign.build import candidates, export_records, respond
 from metaalign.build.assign import MetaPrompt, Pools, assign, select_instructions
 from metaalign.build.build_config import BuildConfig
+from metaalign.build.build_stats import records_stats, store_stats, to_markdown
 from metaalign.build.runner import RecordedClient
-from metaalign.build.stats import records_stats, store_stats, to_markdown
 from metaalign.build.store import BuildStore
 from metaalign.errors import MetaAlignError
 from metaalign.records.io import atomic_write_text
@@ -93,7 +93,7 @@ def make_client(config: BuildConfig) -> Any:
 
 def make_engine(config: BuildConfig) -> Any:
     if config.policy.backend == "fake":
-        return sample.fake_engine(config)
+        return candidates.fake_engine(config)
     from metaalign.engine.load import load_engine
 
     policy = config.policy
@@ -112,21 +112,21 @@ def _run_stages(
     if client is not None:
         client = RecordedClient(client, store)
     store.put_many("assignments", [mp.row() for mp in plan])
-    work = sample.jobs(selected, config.candidates)
+    work = candidates.jobs(selected, config.candidates)
     start = time.perf_counter()
     if config.policy.backend == "endpoint":
-        sample.sample_with_endpoint(config, work, store, client)
+        candidates.sample_with_endpoint(config, work, store, client)
     elif store.ids("candidates") >= {j.id for j in work} and work:
         pass  # every candidate is stored: no engine needed
     else:
         engine = engine or make_engine(config)
-        sample.sample_with_engine(config, work, store, engine, config.policy.backend)
+        candidates.sample_with_engine(config, work, store, engine, config.policy.backend)
     timings["sample"] = time.perf_counter() - start
     stored = store.rows("candidates")
     missing = {j.id for j in work} - {r["id"] for r in stored}
     if missing:
         return plan  # candidates still pending: reported by the caller
-    raw = {r["id"]: text for r in stored if (text := sample.candidate_text(r)) is not None}
+    raw = {r["id"]: text for r in stored if (text := candidates.candidate_text(r)) is not None}
     if len(raw) < len(stored):
         log.warning("build: %d of %d candidates had no finished sentence; dropped", len(stored) - len(raw),
                     len(stored))  # fmt: skip
@@ -182,15 +182,15 @@ def _export(
     config: BuildConfig, store: BuildStore, inputs: Inputs, plan: list[MetaPrompt]
 ) -> tuple[dict[str, str], dict[str, Any]]:
     instructions = {i.id: i for i in inputs.instructions}
-    data = export.Collected(store)
+    data = export_records.Collected(store)
     paths: dict[str, str] = {}
     files: dict[str, Any] = {}
     for split, label in (("train", "train"), (config.held_out_split, "test")):
         part = [mp for mp in plan if mp.split == split]
-        sft = export.sft_records(part, instructions, data)
-        dpo = export.dpo_records(part, instructions, data, config.pairs_per_meta_prompt)
+        sft = export_records.sft_records(part, instructions, data)
+        dpo = export_records.dpo_records(part, instructions, data, config.pairs_per_meta_prompt)
         for name, records in ((f"sft_{label}", sft), (f"dpo_{label}", dpo)):
-            for fmt, path in export.write_split(config, name, records).items():
+            for fmt, path in export_records.write_split(config, name, records).items():
                 paths[f"{name}.{fmt}"] = path
             if records:
                 files[name] = records_stats(records)

@@ -3,7 +3,7 @@
 Owns the offline constructive path (`satisfy` makes a candidate meet the expected checks; for a
 conflict, also the version that follows the LOSING tier), the LLM rewrite path, verifier
 annotation (stored with each response) and judge annotation for non-verifiable preferences.
-It does not sample candidates nor build records (export.py does).
+It does not sample candidates nor build records (export_records.py does).
 """
 
 from __future__ import annotations

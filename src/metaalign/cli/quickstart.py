@@ -46,9 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from metaalign.quickstart.config import DEFAULT_CONFIG, FAST_CONFIG, load_quickstart_config
-    from metaalign.quickstart.pipeline import Layout, run_quickstart
-    from metaalign.quickstart.report import DEFAULT_NAME, publish
+    from metaalign.quickstart.quickstart_config import DEFAULT_CONFIG, FAST_CONFIG, load_quickstart_config
+    from metaalign.quickstart.quickstart_pipeline import WorkFolder, run_quickstart
+    from metaalign.quickstart.verdict import DEFAULT_NAME, publish
 
     config_path = args.config or (FAST_CONFIG if args.fast else DEFAULT_CONFIG)
     workdir = args.workdir or Path("runs/quickstart-fast" if args.fast else "runs/quickstart")
@@ -59,16 +59,16 @@ def run(args: argparse.Namespace) -> int:
         command += " " + shlex.join(args.overrides)
     config = load_quickstart_config(config_path, args.overrides)
     summary = run_quickstart(config, workdir, command=command)
-    layout = Layout(workdir)
-    print((layout.report / "README-section.md").read_text(encoding="utf-8"))
+    folders = WorkFolder(workdir)
+    print((folders.report / "README-section.md").read_text(encoding="utf-8"))
     missed = [name for name, t in summary["targets"].items() if not t["met"]]
     if missed:
-        print(f"targets missed: {', '.join(missed)} (see {layout.report / 'report.md'})", file=sys.stderr)
+        print(f"targets missed: {', '.join(missed)} (see {folders.report / 'report.md'})", file=sys.stderr)
     if args.publish:
         name = args.config.stem if args.config else DEFAULT_NAME
-        publish(layout.report, args.publish, args.publish.parent / "docs" / "results", name)
+        publish(folders.report, args.publish, args.publish.parent / "docs" / "results", name)
         print(f"updated {args.publish}")
-    print(f"report: {layout.report / 'report.md'}\nmodel: {layout.model}\nnext:")
-    print(f'  metaalign chat --model {layout.model} --system-info "Answer in all capital letters."')
-    print(f"  metaalign serve --model {layout.model} --config examples/serve.yaml --port 8000")
+    print(f"report: {folders.report / 'report.md'}\nmodel: {folders.model}\nnext:")
+    print(f'  metaalign chat --model {folders.model} --system-info "Answer in all capital letters."')
+    print(f"  metaalign serve --model {folders.model} --config examples/serve.yaml --port 8000")
     return 0

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 COMMANDS = {
-    "sft": ("supervised fine-tuning on SFT records", "train_sft"),
-    "dpo": ("DPO on preference records", "train_dpo"),
-    "two-stage": ("SFT, then on-policy sampling, annotation and DPO", "two_stage"),
+    "sft": "supervised fine-tuning on SFT records",
+    "dpo": "DPO on preference records",
+    "two-stage": "SFT, then on-policy sampling, annotation and DPO",
 }
 EPILOG = (
     "Any config field can be overridden after the recipe: --learning_rate 1e-4 --max_steps 20 "
@@ -29,10 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "train", help="train a MetaAligned model (sft, dpo, two-stage)", description="Train with TRL + PEFT."
     )
     stages = train.add_subparsers(dest="stage", metavar="STAGE", required=True)
-    for name, (summary, entry) in COMMANDS.items():
+    for name, summary in COMMANDS.items():
         p = stages.add_parser(name, help=summary, description=summary + ".", epilog=EPILOG)
         p.add_argument("--config", type=Path, default=None, metavar="YAML", help="recipe file (see recipes/)")
-        p.set_defaults(func=run_train, entry=entry, overrides=[])
+        p.set_defaults(func=run_train, overrides=[])
     export = sub.add_parser(
         "export",
         help="merge a LoRA run into a standalone model folder, or write a GGUF file",
@@ -68,22 +70,27 @@ def _logging() -> None:
     logging.getLogger("metaalign.train").setLevel(logging.INFO)
 
 
+def entry_point(stage: str) -> Callable[[dict[str, Any]], Path]:
+    """The Python function `metaalign train STAGE` runs: train_sft, train_dpo or two_stage."""
+    if stage == "two-stage":
+        from metaalign.train.two_stage_pipeline import two_stage
+
+        return two_stage
+    from metaalign.train.run import train_dpo, train_sft
+
+    return {"sft": train_sft, "dpo": train_dpo}[stage]
+
+
 def run_train(args: argparse.Namespace) -> int:
-    from metaalign import train as api
     from metaalign.train.config_io import ConfigError, load, locate
     from metaalign.train.distributed import die_with_launcher
 
     _logging()
     die_with_launcher()  # under `accelerate launch`: a killed launcher takes this worker with it
+    entry = entry_point(args.stage)
     config = load(args.config, args.overrides)
-    if args.entry != "two_stage":
-        nested = [k for k, v in config.items() if isinstance(v, dict)]
-        if nested:
-            raise ConfigError(
-                f"train {args.stage}: unexpected section(s) {', '.join(nested)} (two-stage only)"
-            )
-    try:
-        run_dir = getattr(api, args.entry)(config)
+    try:  # the configs check fields and sections, as they do for the Python API
+        run_dir = entry(config)
     except ConfigError as err:  # name the recipe's file and line when the bad field came from it
         raise locate(err, args.config) from err
     print(run_dir)
@@ -95,7 +102,7 @@ def run_export(args: argparse.Namespace) -> int:
 
     _logging()
     if args.format == "gguf":
-        from metaalign.train.export import export_gguf
+        from metaalign.train.merge_export import export_gguf
 
         logging.getLogger("metaalign.export").setLevel(logging.INFO)
         print(export_gguf(str(args.run_dir), args.out, dtype=args.dtype or "f16", force=args.force))

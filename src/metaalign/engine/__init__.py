@@ -1,7 +1,7 @@
 """Generation engines behind one small protocol: `Engine.generate(requests) -> completions`.
 
 base.py holds the protocol, the request/completion types, streaming helpers and a fake;
-hf.py the transformers backend (its loop in decode.py, kvcache.py, prefix.py, sampling.py,
+hf.py the transformers backend (its loop in decode.py, kvcache.py, prefix.py, token_sampling.py,
 textstream.py); vllm.py the vLLM backend; load.py `load_engine`, the one way to build either.
 Importing this package pulls in no torch.
 """

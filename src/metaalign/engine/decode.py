@@ -3,7 +3,7 @@
 Owns a batch's tensors: left padding (after a shared prefix when there is one) with an
 attention mask and explicit position ids, the KV cache, and dropping finished rows so the
 remaining ones run on a smaller batch. It does not render prompts or group requests (hf.py),
-choose tokens (sampling.py) or turn ids into text (textstream.py).
+choose tokens (token_sampling.py) or turn ids into text (textstream.py).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import torch
 
 from metaalign.engine.kvcache import make_cache, merge_caches, trim_cache
 from metaalign.engine.prefix import KV
-from metaalign.engine.sampling import RowSampler, next_tokens
 from metaalign.engine.textstream import TextStream
+from metaalign.engine.token_sampling import RowSampler, next_tokens
 
 
 @dataclass

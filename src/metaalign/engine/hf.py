@@ -16,9 +16,9 @@ from typing import Any
 from metaalign.engine.base import Completion, DeltaCallback, GenerationRequest, stream_from
 from metaalign.engine.decode import Row
 from metaalign.engine.prefix import PrefixCache, prefix_length
-from metaalign.engine.sampling import RowSampler
 from metaalign.engine.scheduler import ContinuousDecoder
 from metaalign.engine.textstream import TextStream
+from metaalign.engine.token_sampling import RowSampler
 from metaalign.models.resolver import DEFAULT_MODEL
 from metaalign.render import Renderer
 

@@ -2,7 +2,7 @@
 
 Owns one request's growing text: decoding the ids generated so far, cutting at the first
 stop string, and holding back text that may still become a stop string or is an unfinished
-UTF-8 character. It does not pick tokens (sampling.py) or batch rows (decode.py).
+UTF-8 character. It does not pick tokens (token_sampling.py) or batch rows (decode.py).
 """
 
 from __future__ import annotations

@@ -17,9 +17,9 @@ from typing import Any
 from metaalign.appendlog import AppendLog
 from metaalign.engine import Engine, GenerationRequest
 from metaalign.errors import MetaAlignError
+from metaalign.eval.generation_store import GenerationStore
 from metaalign.eval.metrics import proportion
 from metaalign.eval.report import Report, SystemResult
-from metaalign.eval.store import GenerationStore
 from metaalign.eval.verifiable import MAX_NEW_TOKENS, EvalSystem, slug
 from metaalign.records import PreferenceRecord, read_records
 

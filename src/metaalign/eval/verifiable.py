@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from metaalign.engine import Engine, GenerationRequest
+from metaalign.eval.generation_store import GenerationStore
 from metaalign.eval.metrics import ScoredCase, verifiable_metrics
 from metaalign.eval.report import Report, SystemResult
-from metaalign.eval.store import GenerationStore
 from metaalign.eval.suite import Suite, SuiteCase, load_suite
 
 MAX_NEW_TOKENS = 128

@@ -1,7 +1,7 @@
 """Model references and loading: aliases, local folders, GGUF files and hub ids.
 
 Re-exports the public API. `resolve` and `list_models` are torch-free; `ensure_local`,
-`load_tokenizer` and `load_model` import torch/transformers only when called.
+`load_tokenizer` and `load_model` (loading.py) import torch/transformers only when called.
 """
 
 from metaalign.models.convert import (
@@ -10,9 +10,8 @@ from metaalign.models.convert import (
     convert_gguf,
     ensure_local,
     hub_local_files_only,
-    load_model,
-    load_tokenizer,
 )
+from metaalign.models.loading import Pretrained, load_model, load_tokenizer, locate_pretrained
 from metaalign.models.resolver import (
     DEFAULT_MODEL,
     Alias,
@@ -30,6 +29,7 @@ __all__ = [
     "Converter",
     "ModelInfo",
     "ModelSource",
+    "Pretrained",
     "convert_atomically",
     "convert_gguf",
     "ensure_local",
@@ -38,6 +38,7 @@ __all__ = [
     "load_aliases",
     "load_model",
     "load_tokenizer",
+    "locate_pretrained",
     "metaalign_home",
     "resolve",
 ]

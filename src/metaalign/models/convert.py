@@ -1,8 +1,9 @@
-"""Turning a resolved model reference into something loaded: a local folder, a tokenizer, a model.
+"""Turning a resolved model reference into a local Hugging Face folder: `ensure_local`.
 
 Owns the once-only GGUF -> safetensors conversion (crash-safe: temporary sibling folder, file lock,
-atomic rename, manifest) and the transformers loaders. Resolution rules live in `resolver`;
-torch and transformers are imported only inside the functions that need them.
+atomic rename, manifest), hub snapshots from the local cache and their errors. Resolution rules
+live in `resolver`, loading a tokenizer or model in `loading`; torch and transformers are imported
+only inside the functions that need them.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from metaalign import __version__
-from metaalign.errors import MetaAlignError, ModelNotFoundError
+from metaalign.errors import ModelNotFoundError
 from metaalign.models.resolver import (
     DEFAULT_MODEL,
     MANIFEST_FORMAT,
@@ -36,16 +37,6 @@ Converter = Callable[[Path, Path], None]
 """A converter writes a complete Hugging Face folder for the GGUF file (1st arg) into a folder (2nd)."""
 
 _TRUTHY = {"1", "ON", "YES", "TRUE"}
-_DTYPE_NAMES = {
-    "float32": "float32",
-    "fp32": "float32",
-    "float": "float32",
-    "float16": "float16",
-    "fp16": "float16",
-    "half": "float16",
-    "bfloat16": "bfloat16",
-    "bf16": "bfloat16",
-}
 
 
 def _log(message: str) -> None:
@@ -60,20 +51,6 @@ def hub_local_files_only(allow_download: bool, env: Mapping[str, str] | None = N
     env = os.environ if env is None else env
     offline = env.get("HF_HUB_OFFLINE", "").strip().upper() in _TRUTHY
     return offline or not allow_download
-
-
-def dtype_name(dtype: str | None, device: str, *, bf16_supported: bool = False) -> str:
-    """The torch dtype name to load with: float32 on CPU by default, bf16 (else fp16) on CUDA."""
-    if dtype is None:
-        if device.startswith("cuda"):
-            return "bfloat16" if bf16_supported else "float16"
-        return "float32"
-    name = _DTYPE_NAMES.get(dtype.strip().lower())
-    if name is None:
-        raise MetaAlignError(
-            f"dtype '{dtype}': expected one of float32, float16, bfloat16 (or fp32, fp16, bf16)"
-        )
-    return name
 
 
 def convert_gguf(gguf: Path, dest: Path) -> None:
@@ -219,20 +196,20 @@ def _hub_snapshot(source: ModelSource, allow_download: bool) -> Path:
     try:
         return Path(snapshot_download(source.location, local_files_only=local_only))
     except Exception as err:  # hub errors vary by version; all of them mean "not available"
-        raise _hub_error(source, local_only, constants.HF_HUB_CACHE, err) from err
+        raise hub_error(source, local_only, constants.HF_HUB_CACHE, err) from err
 
 
-def _first_line(err: BaseException) -> str:
+def first_line(err: BaseException) -> str:
     lines = str(err).strip().splitlines()
     return lines[0] if lines else type(err).__name__
 
 
-def _hub_error(source: ModelSource, local_only: bool, cache: str, err: Exception) -> ModelNotFoundError:
+def hub_error(source: ModelSource, local_only: bool, cache: str, err: Exception) -> ModelNotFoundError:
     tried = "the local Hugging Face cache" + ("" if local_only else " and the hub")
     hint = " (downloads are off: pass --online / allow_download=True with HF_HUB_OFFLINE unset)"
     return ModelNotFoundError(
         f"model '{source.ref}': not a local path or alias, and hub id {source.location} was not found in "
-        f"{tried} ({cache}){hint if local_only else ''}: {type(err).__name__}: {_first_line(err)}"
+        f"{tried} ({cache}){hint if local_only else ''}: {type(err).__name__}: {first_line(err)}"
     )
 
 
@@ -243,7 +220,13 @@ def ensure_local(
 
     `converter` defaults to `convert_gguf` (looked up at call time, so tests can replace it).
     """
-    source = resolve(ref)
+    return local_folder(resolve(ref), allow_download=allow_download, converter=converter)
+
+
+def local_folder(
+    source: ModelSource, *, allow_download: bool = False, converter: Converter | None = None
+) -> Path:
+    """`ensure_local` for a reference resolved already (so callers resolve it once)."""
     if source.local_path is not None:
         return source.local_path
     if source.kind == "hub":
@@ -251,62 +234,6 @@ def ensure_local(
     assert source.gguf_file is not None and source.cache_path is not None  # resolve() guarantees both
     convert = converter or convert_gguf
     return convert_atomically(source.gguf_file, source.cache_path, label=source.ref, converter=convert)
-
-
-def _pretrained_target(ref: str, allow_download: bool) -> tuple[ModelSource, str, bool]:
-    source = resolve(ref)
-    if source.kind == "hub":
-        return source, source.location, hub_local_files_only(allow_download)
-    return source, str(ensure_local(ref)), True
-
-
-def load_tokenizer(ref: str = DEFAULT_MODEL, *, allow_download: bool = False) -> Any:
-    """The transformers tokenizer for `ref` (pad token falls back to EOS when the folder sets none)."""
-    from transformers import AutoTokenizer
-
-    source, target, local_only = _pretrained_target(ref, allow_download)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(target, local_files_only=local_only)
-    except OSError as err:
-        raise _load_error(source, target, local_only, err) from err
-    if tokenizer.pad_token is None and tokenizer.eos_token is not None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
-
-
-def load_model(
-    ref: str = DEFAULT_MODEL,
-    *,
-    dtype: Any = None,
-    device: str | None = None,
-    allow_download: bool = False,
-) -> Any:
-    """The transformers causal LM for `ref`, in eval mode, on `device` (CUDA if present, else CPU).
-
-    `dtype` is a torch.dtype or a name (float32/fp32, float16/fp16, bfloat16/bf16); by default float32
-    on CPU (no fast bf16 there) and bf16, else fp16, on CUDA.
-    """
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if not isinstance(dtype, torch.dtype):
-        bf16 = device.startswith("cuda") and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-        dtype = getattr(torch, dtype_name(dtype, device, bf16_supported=bf16))
-    source, target, local_only = _pretrained_target(ref, allow_download)
-    try:
-        model = AutoModelForCausalLM.from_pretrained(target, dtype=dtype, local_files_only=local_only)
-    except OSError as err:
-        raise _load_error(source, target, local_only, err) from err
-    return model.to(device).eval()
-
-
-def _load_error(source: ModelSource, target: str, local_only: bool, err: Exception) -> ModelNotFoundError:
-    if source.kind == "hub":
-        from huggingface_hub import constants
-
-        return _hub_error(source, local_only, constants.HF_HUB_CACHE, err)
-    return ModelNotFoundError(f"model '{source.ref}': cannot load from {target}: {_first_line(err)}")
 
 
 def max_logit_difference(gguf: Path, folder: Path, text: str = "The capital of France is") -> float:

@@ -3,7 +3,7 @@
 Owns the architecture table (Llama, Qwen2), the tensor renaming and llama.cpp's q/k row order,
 the f32 / f16 / q8_0 encodings, the config keys, and the crash-safe write (a hidden temporary file
 beside the output, renamed into place). Where the model comes from is the caller's business
-(`metaalign.train.export`); the tokenizer metadata is `gguf_vocab`'s, the template `render`'s.
+(`metaalign.train.merge_export`); the tokenizer metadata is `gguf_vocab`'s, the template `render`'s.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Model references: what `smollm2-135m`, `./my-model`, `x.gguf` or `org/name` point to.
 
 Owns the alias table, the cache layout under `metaalign_home()` and the conversion manifest format.
-Everything here is torch-free and side-effect free (it only looks at the file system); converting
-and loading models live in `metaalign.models.convert`.
+Everything here is torch-free and side-effect free (it only looks at the file system);
+converting models lives in `metaalign.models.convert`, loading them in `metaalign.models.loading`.
 """
 
 from __future__ import annotations

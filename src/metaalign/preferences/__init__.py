@@ -5,7 +5,7 @@ Owns what a verifiable preference is and which tier wins a conflict. Does not ow
 or reports (the build, train and eval packages).
 """
 
-from metaalign.preferences.base import Check, Checker, Cost, Param
+from metaalign.preferences.check_types import Check, Checker, Cost, Param
 from metaalign.preferences.checkers import (
     CHECKERS,
     check,

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from metaalign.preferences.base import Check, Checker, Cost, Param
+from metaalign.preferences.check_types import Check, Checker, Cost, Param
 from metaalign.preferences.checks_content import CONTENT_CHECKERS
 from metaalign.preferences.checks_layout import LAYOUT_CHECKERS
 from metaalign.preferences.checks_length import LENGTH_CHECKERS

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from metaalign.preferences.base import Checker, Cost, Param
+from metaalign.preferences.check_types import Checker, Cost, Param
 from metaalign.preferences.checks_layout import POSTSCRIPT
 from metaalign.preferences.textops import LIST_MARKER, QUOTES, TITLE, WORD, count_words
 

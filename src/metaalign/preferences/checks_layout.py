@@ -11,7 +11,7 @@ import json
 import re
 import unicodedata
 
-from metaalign.preferences.base import Checker, Cost, Param
+from metaalign.preferences.check_types import Checker, Cost, Param
 from metaalign.preferences.checks_length import filler
 from metaalign.preferences.textops import (
     BULLET_ITEM,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from metaalign.preferences.base import Checker, Cost, Param
+from metaalign.preferences.check_types import Checker, Cost, Param
 from metaalign.preferences.textops import SENTENCE_END, count_sentences, count_words, sentence_spans, word_cut
 
 # Neutral padding words: no digits, commas, quotes, question or exclamation marks. Every word has

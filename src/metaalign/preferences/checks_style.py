@@ -10,7 +10,7 @@ import re
 import unicodedata
 from itertools import groupby
 
-from metaalign.preferences.base import Checker, Cost
+from metaalign.preferences.check_types import Checker, Cost
 
 _DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 COMMAS = ",，、"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from metaalign.preferences.base import Check, Cost
+from metaalign.preferences.check_types import Check, Cost
 from metaalign.preferences.checks_content import ends_with_check, starts_with_check
 
 # Pairs that contradict whatever their parameters (a text could only meet both by saying nothing).

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from metaalign.errors import RecordError
-from metaalign.preferences.base import Check
+from metaalign.preferences.check_types import Check
 from metaalign.preferences.checkers import check_problems
 from metaalign.preferences.sources import load_yaml_items
 

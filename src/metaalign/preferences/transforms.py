@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from metaalign.preferences.base import Check, Cost
+from metaalign.preferences.check_types import Check, Cost
 from metaalign.preferences.checkers import check, cost, get_checker
 
 if TYPE_CHECKING:

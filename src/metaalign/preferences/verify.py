@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from metaalign.preferences.base import Check
+from metaalign.preferences.check_types import Check
 from metaalign.preferences.checkers import CHECKERS, check, conflicting
 from metaalign.preferences.library import Preference
 from metaalign.preferences.priority import winner

@@ -1,4 +1,4 @@
 """The `metaalign quickstart` pipeline: build, train SFT then DPO, evaluate, export, report.
 
-pipeline.py wires the stages (run by metaalign.stages), report.py judges the result.
+quickstart_pipeline.py wires the stages (run by metaalign.stages), verdict.py judges the result.
 """

@@ -95,7 +95,7 @@ def _train(settings: Mapping[str, Any], build: Path, out: Path) -> Path:
 def run_variant(search: Mapping[str, Any], name: str, root: Path) -> dict[str, Any]:
     """Build (shared), train, evaluate one variant; a finished variant's result is returned as is."""
     from metaalign.eval.verifiable import run_verifiable
-    from metaalign.quickstart.report import headline, per_type
+    from metaalign.quickstart.verdict import headline, per_type
 
     out = root / name
     result_path = out / RESULT_NAME

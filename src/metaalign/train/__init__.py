@@ -13,12 +13,12 @@ from typing import Any
 _EXPORTS = {
     "train_sft": "metaalign.train.run",
     "train_dpo": "metaalign.train.run",
-    "sft_config": "metaalign.train.run",
-    "dpo_config": "metaalign.train.run",
+    "sft_config": "metaalign.train.configs",
+    "dpo_config": "metaalign.train.configs",
     "two_stage": "metaalign.train.two_stage_pipeline",
-    "export_model": "metaalign.train.export",
-    "MetaAlignSFTConfig": "metaalign.train.sft_config",
-    "MetaAlignDPOConfig": "metaalign.train.dpo_config",
+    "export_model": "metaalign.train.merge_export",
+    "MetaAlignSFTConfig": "metaalign.train.configs",
+    "MetaAlignDPOConfig": "metaalign.train.configs",
     "MetaAlignSFTTrainer": "metaalign.train.sft_trainer",
     "MetaAlignDPOTrainer": "metaalign.train.dpo_trainer",
 }

@@ -1,14 +1,15 @@
 """`MetaAlignDPOTrainer`: TRL's DPOTrainer on pre-rendered pairs, with shared-prompt batches.
 
-Owns taking tokenised rows (prompt_ids / chosen_ids / rejected_ids from metaalign.train.data)
-as they are, and, in single-process runs with `shared_prompt`, scoring each pair in one packed
-row (shared_prompt.py) for both the policy and the (precomputed) reference. The DPO loss,
-the metrics and the adapter-disabled reference are TRL's.
+Owns `from_config` (config -> pairs rendered -> trainer), taking tokenised rows (prompt_ids /
+chosen_ids / rejected_ids from metaalign.train.token_rows) as they are, and, in single-process runs with
+`shared_prompt`, scoring each pair in one packed row (shared_prompt.py) for both the policy and
+the (precomputed) reference. The DPO loss, metrics and adapter-disabled reference are TRL's.
 """
 
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -16,7 +17,6 @@ from trl import DPOTrainer
 from trl.trainer.dpo_trainer import DataCollatorForPreference
 from trl.trainer.utils import use_adapter
 
-from metaalign.train.config_io import ConfigError
 from metaalign.train.lm_head import fast_path_ok
 from metaalign.train.shared_prompt import pack_pairs, score_packed
 
@@ -49,16 +49,15 @@ def truncate_pair(row: dict[str, list[int]], max_length: int | None) -> dict[str
 class MetaAlignDPOTrainer(DPOTrainer):
     """DPOTrainer that trusts MetaAlign's tokenisation and runs each prompt once per pair."""
 
-    def __init__(self, *args: Any, shared_prompt: bool = True, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, shared_prompt: bool | None = None, **kwargs: Any) -> None:
+        """`shared_prompt` defaults to the args' (MetaAlignDPOConfig checks it against truncation)."""
         args_ = kwargs.get("args")
         tokenizer = kwargs.get("processing_class")
-        self._shared_prompt = bool(shared_prompt)
-        if self._shared_prompt and getattr(args_, "truncation_mode", "keep_start") != "keep_start":
-            # packed pairs are laid out from the untruncated lengths; keep_end would misplace scores
-            raise ConfigError(
-                f"shared_prompt: packs pairs truncated keep_start only, got truncation_mode "
-                f"{args_.truncation_mode!r}; set shared_prompt: false to use it"
-            )
+        if shared_prompt is None:
+            shared_prompt = getattr(args_, "shared_prompt", True)
+        # packed pairs are laid out from the untruncated lengths: keep_start truncation only
+        keep_start = getattr(args_, "truncation_mode", "keep_start") == "keep_start"
+        self._shared_prompt = bool(shared_prompt) and keep_start
         if self._shared_prompt and kwargs.get("data_collator") is None and tokenizer is not None:
             max_length = getattr(args_, "max_length", None)
             multiple = getattr(args_, "pad_to_multiple_of", None)
@@ -66,6 +65,23 @@ class MetaAlignDPOTrainer(DPOTrainer):
         super().__init__(*args, **kwargs)
         if not self._packs() and isinstance(self.data_collator, SharedPromptCollator):
             self.data_collator = self.data_collator.standard
+
+    @classmethod
+    def from_config(cls, config: Any, callbacks: list | None = None) -> MetaAlignDPOTrainer:
+        """The trainer for `config` (a MetaAlignDPOConfig or its values), pairs rendered, model
+        loaded, ready for `.train()`. `config` itself is not changed."""
+        from metaalign.train.distributed import is_main, shared_dataset
+        from metaalign.train.policy import RunModel
+
+        run = RunModel.prepare(config, "dpo")
+        config, train, evals = run.config, run.train, run.evals
+        if config.precompute_ref_log_probs:  # the ranks must share the file TRL caches reference scores in
+            shared = Path(config.output_dir) / "datasets"
+            train = shared_dataset(train, shared)
+            evals = shared_dataset(evals, shared) if evals is not None else None
+        if is_main():
+            Path(config.output_dir).mkdir(parents=True, exist_ok=True)
+        return cls(train_dataset=train, eval_dataset=evals, **run.trainer_kwargs(callbacks))
 
     def _packs(self) -> bool:
         """Shared-prompt scoring applies: asked for, single process, no WPO weights or MoE aux loss."""

@@ -1,8 +1,8 @@
 """`MetaAlignSFTTrainer`: TRL's SFTTrainer on pre-rendered, pre-masked MetaAlign examples.
 
-Owns the loss on assistant tokens through the compact LM head (lm_head.py) in single-process
-runs; batching (padding-free), checkpoints and optimisation stay TRL's. It does not render:
-datasets arrive as input_ids + labels from metaalign.train.data.
+Owns `from_config` (config -> records rendered -> trainer) and the loss on assistant tokens
+through the compact LM head (lm_head.py) in single-process runs; batching (padding-free),
+checkpoints and optimisation stay TRL's. Rendering is metaalign.train.token_rows's, the model policy.py's.
 """
 
 from __future__ import annotations
@@ -24,6 +24,19 @@ class MetaAlignSFTTrainer(SFTTrainer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._compact = fast_path_ok(self)
+
+    @classmethod
+    def from_config(cls, config: Any, callbacks: list | None = None) -> MetaAlignSFTTrainer:
+        """The trainer for `config` (a MetaAlignSFTConfig or its values), records rendered, model
+        loaded, ready for `.train()`. `config` itself is not changed."""
+        from metaalign.train.policy import RunModel
+
+        run = RunModel.prepare(config, "sft")
+        config = run.config
+        # max_length is enforced per example when rendering; TRL cannot enforce it padding-free
+        unbounded = config.padding_free and not config.packing
+        kwargs = run.trainer_kwargs(callbacks, max_length=None if unbounded else config.max_length)
+        return cls(train_dataset=run.train, eval_dataset=run.evals, **kwargs)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if not self._compact or return_outputs or not model.training:

@@ -4,7 +4,7 @@ Owns the stages and what each leaves in the run folder (sft/, sft-merged/, sampl
 pairs.jsonl, annotation.json, dpo/, metaalign_run.json, stages/). They run through
 metaalign.stages, whose markers skip finished stages, so re-running the command resumes where it
 stopped; quickstart runs the same stages. Training is run.py's, labelling annotate.py's,
-sampling sampling.py's.
+sampling on_policy_samples.py's.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def export_once(run_dir: Path, target: Path) -> Path:
 
     A finished `target` is kept, so a kill after the rename and before the caller notes it is harmless.
     """
-    from metaalign.train.export import export_model
+    from metaalign.train.merge_export import export_model
 
     if (target / "config.json").exists():
         return target
@@ -93,7 +93,7 @@ def annotate_stage(out: Path, sample: dict, judge_values: Mapping[str, Any] | No
     """samples.jsonl (resumable) then pairs.jsonl + annotation.json (written once)."""
     from metaalign.records import read_records, write_records
     from metaalign.train.annotate import annotate, stratified
-    from metaalign.train.sampling import SampleSettings, sample_all
+    from metaalign.train.on_policy_samples import SampleSettings, sample_all
 
     pairs_path = out / "pairs.jsonl"
     if pairs_path.exists() and (out / "annotation.json").exists():

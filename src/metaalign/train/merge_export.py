@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from metaalign.errors import MetaAlignError
-from metaalign.train.run import model_source, require_finished
+from metaalign.train.run import require_finished
 from metaalign.train.run_log import FINAL_DIR, read_manifest
 from metaalign.train.run_log import MANIFEST_NAME as RUN_MANIFEST
 
@@ -32,8 +32,10 @@ def merged_model(run_dir: Path, manifest: dict[str, Any]) -> Any:
         return AutoModelForCausalLM.from_pretrained(final, dtype="auto", local_files_only=True)
     from peft import PeftModel
 
-    path, kwargs = model_source(manifest["model"])
-    base = AutoModelForCausalLM.from_pretrained(path, dtype="auto", **kwargs)
+    from metaalign.models.loading import locate_pretrained
+
+    base_model = locate_pretrained(manifest["model"])
+    base = AutoModelForCausalLM.from_pretrained(base_model.location, dtype="auto", **base_model.kwargs)
     return PeftModel.from_pretrained(base, str(final)).merge_and_unload()
 
 

@@ -3,7 +3,7 @@
 Owns which stored responses become records (chosen = verified or judged better; rejected =
 the raw candidate when it fails, or the losing-tier version of a conflict, or the judged
 worse answer) and the file layout. Records are sorted by id, so the same store gives
-byte-identical files. Statistics live in stats.py.
+byte-identical files. Statistics live in build_stats.py.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 
 from metaalign.build.assign import UNCHECKED_KINDS, MetaPrompt
 from metaalign.build.build_config import BuildConfig
+from metaalign.build.candidates import candidate_text
 from metaalign.build.respond import JUDGED_KINDS, expected_for, response_id
-from metaalign.build.sample import candidate_text
 from metaalign.records import PreferenceRecord, RecordMeta, SFTRecord, write_records
 
 EXTENSIONS = {"jsonl": ".jsonl", "parquet": ".parquet", "datasets": ""}

@@ -85,3 +85,20 @@ def trained_tokens(dataset: Any, kind: str) -> int:
         2 * len(p) + len(c) + len(r)
         for p, c, r in zip(dataset["prompt_ids"], dataset["chosen_ids"], dataset["rejected_ids"], strict=True)
     )
+
+
+def record_datasets(config: Any, kind: str, renderer: Renderer) -> tuple[Any, Any | None]:
+    """The training and (with `eval_file`) evaluation datasets of a `kind` ("sft" or "dpo") config.
+
+    Training records are cut to `max_records`; SFT rows to `max_length`.
+    """
+    records_kind = "sft" if kind == "sft" else "preference"
+
+    def make(records: Sequence[Any]) -> Any:
+        if kind == "sft":
+            return sft_dataset(records, renderer, config.max_length)
+        return dpo_dataset(records, renderer)
+
+    train = make(load_records(config.train_file, records_kind, config.max_records))
+    evals = make(load_records(config.eval_file, records_kind)) if config.eval_file else None
+    return train, evals

@@ -36,9 +36,7 @@ def test_bad_yaml_names_the_line(tmp_path: Path) -> None:
 def test_configs_add_fields_without_redeclaring_trl_ones() -> None:
     from trl import DPOConfig, SFTConfig
 
-    from metaalign.train.dpo_config import MetaAlignDPOConfig
-    from metaalign.train.fields import MetaAlignFields
-    from metaalign.train.sft_config import MetaAlignSFTConfig
+    from metaalign.train.configs import MetaAlignDPOConfig, MetaAlignFields, MetaAlignSFTConfig
 
     for ours, trl_cls in ((MetaAlignSFTConfig, SFTConfig), (MetaAlignDPOConfig, DPOConfig)):
         assert issubclass(ours, trl_cls)
@@ -65,8 +63,8 @@ def test_precision_table() -> None:
 
 
 def test_auto_config_on_this_cpu_turns_trl_defaults_off(tmp_path: Path) -> None:
+    from metaalign.train.configs import sft_config
     from metaalign.train.hardware import detect
-    from metaalign.train.run import sft_config
 
     if detect().device != "cpu" or detect().native_bf16:
         pytest.skip("checks the plain-CPU policy")
@@ -78,10 +76,33 @@ def test_auto_config_on_this_cpu_turns_trl_defaults_off(tmp_path: Path) -> None:
 
 
 def test_make_config_rejects_unknown_fields(tmp_path: Path) -> None:
-    from metaalign.train.run import dpo_config
+    from metaalign.train.configs import dpo_config
 
     with pytest.raises(ConfigError, match="unknown field 'bta'; did you mean beta"):
         dpo_config(output_dir=str(tmp_path), bta=0.1)
+
+
+def test_shared_prompt_refuses_keep_end_truncation(tmp_path: Path) -> None:
+    # packs are laid out from untruncated lengths, so keep_end would put scores in the wrong rows
+    from metaalign.train.configs import dpo_config
+
+    with pytest.raises(
+        ConfigError, match=r"dpo config: shared_prompt: .* truncation_mode 'keep_end'"
+    ) as info:
+        dpo_config(output_dir=str(tmp_path), truncation_mode="keep_end")
+    assert info.value.field == "truncation_mode"  # so the CLI names the recipe's line
+    config = dpo_config(output_dir=str(tmp_path), truncation_mode="keep_end", shared_prompt=False)
+    assert (config.truncation_mode, config.shared_prompt) == ("keep_end", False)
+
+
+def test_sections_belong_to_two_stage_only(tmp_path: Path) -> None:
+    from metaalign.train.configs import dpo_config, sft_config
+
+    with pytest.raises(ConfigError, match=r"sft config: unexpected section\(s\) dpo \(two-stage only\)"):
+        sft_config(output_dir=str(tmp_path), dpo={"beta": 0.1})
+    # a known field that takes a mapping is no section
+    config = dpo_config(output_dir=str(tmp_path), model_init_kwargs={"attn_implementation": "eager"})
+    assert config.model_init_kwargs == {"attn_implementation": "eager"}
 
 
 # build recipes: tests/build; search files: tests/quickstart/test_search.py
@@ -93,7 +114,7 @@ def test_recipes_start_with_their_command_and_name_known_fields(path: Path) -> N
     first = path.read_text().splitlines()[0]
     if first.startswith("# metaalign quickstart"):  # a whole-pipeline recipe: quickstart's schema
         from metaalign.build.build_config import BuildConfig
-        from metaalign.quickstart.config import DEFAULT_CONFIG, FAST_CONFIG, load_quickstart_config
+        from metaalign.quickstart.quickstart_config import DEFAULT_CONFIG, FAST_CONFIG, load_quickstart_config
         from metaalign.train.two_stage_pipeline import split_config
 
         # the shipped quickstart recipes are what `metaalign quickstart [--fast]` runs by default
@@ -106,7 +127,7 @@ def test_recipes_start_with_their_command_and_name_known_fields(path: Path) -> N
         config = load_quickstart_config(path)
         BuildConfig.model_validate(config.build)
         sft, dpo, _, _ = split_config({**config.train, "output_dir": "x", "sample": {"prompts_file": "p"}})
-        from metaalign.train.run import dpo_config, sft_config
+        from metaalign.train.configs import dpo_config, sft_config
 
         sft_config(sft), dpo_config(dpo)
         return
@@ -118,7 +139,7 @@ def test_recipes_start_with_their_command_and_name_known_fields(path: Path) -> N
         return
     stage = path.stem
     assert first == f"# metaalign train {stage} --config {path.relative_to(RECIPES.parent)}"
-    from metaalign.train.run import field_names
+    from metaalign.train.configs import field_names
     from metaalign.train.two_stage_pipeline import SAMPLE_KEYS, SECTIONS, SHARED
 
     values = load(path)
@@ -128,8 +149,7 @@ def test_recipes_start_with_their_command_and_name_known_fields(path: Path) -> N
         sections = {"sft": values["sft"], "dpo": values["dpo"]}
     else:
         sections = {stage: values}
-    from metaalign.train.dpo_config import MetaAlignDPOConfig
-    from metaalign.train.sft_config import MetaAlignSFTConfig
+    from metaalign.train.configs import MetaAlignDPOConfig, MetaAlignSFTConfig
 
     for name, section in sections.items():
         cls = MetaAlignSFTConfig if name == "sft" else MetaAlignDPOConfig
@@ -137,9 +157,7 @@ def test_recipes_start_with_their_command_and_name_known_fields(path: Path) -> N
 
 
 def test_sft_and_dpo_defaults_share_one_base() -> None:
-    from metaalign.train.dpo_config import DPO_DEFAULTS
-    from metaalign.train.fields import SHARED_DEFAULTS
-    from metaalign.train.sft_config import SFT_DEFAULTS
+    from metaalign.train.configs import DPO_DEFAULTS, SFT_DEFAULTS, SHARED_DEFAULTS
 
     assert SFT_DEFAULTS == {**SHARED_DEFAULTS, "learning_rate": 3e-4, "padding_free": True}
     assert DPO_DEFAULTS == {**SHARED_DEFAULTS, "learning_rate": 1e-4, "precompute_ref_log_probs": True}

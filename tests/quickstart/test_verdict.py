@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from metaalign.quickstart.report import (
+from metaalign.quickstart.verdict import (
     END,
     START,
     markers,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from metaalign.errors import MetaAlignError
-from metaalign.eval.store import GenerationStore
+from metaalign.eval.generation_store import GenerationStore
 
 SETTINGS = {"model": "m", "meta_prompt": True, "max_new_tokens": 8}
 

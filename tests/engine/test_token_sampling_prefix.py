@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from metaalign.engine.prefix import prefix_length
-from metaalign.engine.sampling import RowSampler, next_tokens
+from metaalign.engine.token_sampling import RowSampler, next_tokens
 
 
 def test_greedy_rows_take_the_argmax() -> None:

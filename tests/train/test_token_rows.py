@@ -8,7 +8,7 @@ import pytest
 
 from metaalign.records import read_records
 from metaalign.render import IGNORE_INDEX, Renderer
-from metaalign.train.data import dpo_row, load_records, sft_dataset, sft_row, trained_tokens
+from metaalign.train.token_rows import dpo_row, load_records, sft_dataset, sft_row, trained_tokens
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
