@@ -170,13 +170,15 @@ def test_sampling_settings_reach_ctranslate2(engines) -> None:
 @needs_ct2
 def test_the_conversion_is_made_once_per_model_and_dtype(tiny_folder, metaalign_home, monkeypatch) -> None:
     from metaalign.engine import ctranslate2_engine as module
+    from metaalign.engine.load import load_engine
 
     calls = []
     convert = module.convert
     monkeypatch.setattr(module, "convert", lambda *a: calls.append(a[2]) or convert(*a))
     first = module.CTranslate2Engine.from_pretrained(str(tiny_folder), threads=1)
-    module.CTranslate2Engine.from_pretrained(str(tiny_folder), threads=1)
+    built = load_engine(str(tiny_folder), "ctranslate2", batch_size=3, threads=1)  # the CLI's way in
     assert calls == ["float32"] and first.dtype == "fp32"
+    assert isinstance(built, module.CTranslate2Engine) and built.batch_size == 3
     module.CTranslate2Engine.from_pretrained(str(tiny_folder), dtype="int8", threads=1)
     assert calls == ["float32", "int8_float32"]
     names = sorted(p.name for p in (metaalign_home / "models" / "ctranslate2").iterdir() if p.is_dir())
