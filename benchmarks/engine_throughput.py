@@ -1,11 +1,11 @@
 """Engine throughput: transformers.generate, our engine per dtype, and CTranslate2; same prompts, same run.
 
 Run: OMP_NUM_THREADS=2 .venv/bin/python benchmarks/engine_throughput.py [--batches 1 8 32] [--new 128]
-     [--dtypes fp32 bf16 int8]
+     [--dtypes fp32 bf16 int8] [--ct2 fp32 int8]
 Counts generated tokens (end-of-turn excluded) per wall second at each batch size, for a deployer
 System Info shared by every request (the serving case). Quality gate: how many greedy texts of
-each dtype (and of CTranslate2) equal our fp32 engine's. CTranslate2 (`pip install metaalign[bench]`)
-runs with `static_prompt` (its shared-prefix reuse) on the same converted model when installed.
+each dtype (and of CTranslate2) equal our fp32 engine's. CTranslate2 runs as our ctranslate2 backend
+(`pip install metaalign[ctranslate2]`; the shared System Info as `static_prompt`) when installed.
 Prints every ratio to transformers.generate, the default dtype's last.
 """
 
@@ -73,50 +73,6 @@ def baseline(engine, reqs) -> tuple[int, float, list[str]]:
     return tokens, time.perf_counter() - start, texts
 
 
-class CT2:
-    """CTranslate2's Generator on the same converted model; the shared prefix as `static_prompt`."""
-
-    def __init__(self, engine, model_ref: str, quantization: str) -> None:
-        import tempfile
-
-        import ctranslate2
-        from ctranslate2.converters import TransformersConverter
-
-        from metaalign.models.convert import ensure_local
-
-        self.engine = engine
-        self.folder = tempfile.mkdtemp(prefix="ct2-")
-        TransformersConverter(str(ensure_local(model_ref))).convert(
-            self.folder, quantization=quantization, force=True
-        )
-        self.generator = ctranslate2.Generator(
-            self.folder, device="cpu", intra_threads=torch.get_num_threads()
-        )
-
-    def __call__(self, _engine, reqs) -> tuple[int, float, list[str]]:
-        start = time.perf_counter()
-        tok = self.engine.tokenizer
-        prompts = [self.engine.prompt_ids(r) for r in reqs]
-        cut = prompts[0][1]
-        static = tok.convert_ids_to_tokens(prompts[0][0][:cut])
-        rest = [tok.convert_ids_to_tokens(ids[cut:]) for ids, _ in prompts]
-        results = self.generator.generate_batch(
-            rest,
-            static_prompt=static or None,
-            max_length=reqs[0].max_new_tokens,
-            sampling_topk=1,
-            include_prompt_in_result=False,
-            end_token=[tok.convert_ids_to_tokens(i) for i in self.engine.end_ids],
-            max_batch_size=len(reqs),
-        )
-        tokens, texts = 0, []
-        for result in results:
-            ids = [i for i in result.sequences_ids[0] if i not in self.engine.end_ids]
-            tokens += len(ids)
-            texts.append(tok.decode(ids, skip_special_tokens=True))
-        return tokens, time.perf_counter() - start, texts
-
-
 def systems(args, si: str):
     """(name, engine, run) for every system of the run; the fp32 engine first."""
     from metaalign.engine.hf import TransformersEngine
@@ -130,11 +86,33 @@ def systems(args, si: str):
     try:
         import ctranslate2  # noqa: F401
     except ImportError:
-        print("CTranslate2 is not installed (pip install metaalign[bench]): skipped")
+        print("CTranslate2 is not installed (pip install metaalign[ctranslate2]): skipped")
         return out
-    for quantization in args.ct2:
-        out.append((f"CTranslate2 {quantization} + static_prompt", fp32, CT2(fp32, args.model, quantization)))
+    from metaalign.engine.ctranslate2_engine import CTranslate2Engine
+
+    for dtype in args.ct2:
+        engine = CTranslate2Engine.from_pretrained(
+            args.model, dtype=dtype, threads=torch.get_num_threads(), batch_size=max(args.batches)
+        )
+        out.append((f"CTranslate2 {dtype} + static_prompt", engine, ours))
     return out
+
+
+def report(speed: dict[str, dict[int, float]], same: dict[str, list[int]], batches, dtype: str) -> None:
+    """Each system's ratio to transformers.generate, ours to each CTranslate2 run; the default's last."""
+    base = speed["transformers.generate fp32"]
+    for name in speed:
+        equal = f"greedy texts equal to ours fp32: {same[name][0]}/{same[name][1]}" if same[name][1] else ""
+        ratios = ", ".join(f"batch {b} {speed[name][b] / base[b]:.2f}x" for b in batches)
+        print(f"{name:<36} vs generate: {ratios}   {equal}")
+    default = f"ours {dtype}" if f"ours {dtype}" in speed else "ours fp32"
+    for name in (n for n in speed if n.startswith("CTranslate2")):
+        ratios = ", ".join(f"batch {b} {speed[default][b] / speed[name][b]:.2f}x" for b in batches)
+        print(f"{default} vs {name}: {ratios}")
+    print(
+        f"{default} (the default dtype) vs transformers.generate: "
+        + ", ".join(f"batch {b} {speed[default][b] / base[b]:.2f}x" for b in batches)
+    )
 
 
 def main() -> None:
@@ -145,7 +123,9 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--new", type=int, default=128, help="max new tokens per request")
     parser.add_argument("--dtypes", nargs="+", choices=DTYPES, default=list(DTYPES))
-    parser.add_argument("--ct2", nargs="*", default=["float32", "int8"], help="CTranslate2 quantizations")
+    parser.add_argument(
+        "--ct2", nargs="*", choices=DTYPES, default=["fp32", "int8"], help="dtypes of the ctranslate2 backend"
+    )
     parser.add_argument(
         "--system-tokens", type=int, default=0, help="a System Info of about this many tokens"
     )
@@ -177,16 +157,7 @@ def main() -> None:
                 f"{tokens / seconds / ROOFLINE_TOKS:.0%} of the ~{ROOFLINE_TOKS:.0f} tok/s roofline)",
                 flush=True,
             )
-    base = speed["transformers.generate fp32"]
-    for name, _, _ in runs:
-        equal = f"greedy texts equal to ours fp32: {same[name][0]}/{same[name][1]}" if same[name][1] else ""
-        ratios = ", ".join(f"batch {b} {speed[name][b] / base[b]:.2f}x" for b in args.batches)
-        print(f"{name:<36} vs generate: {ratios}   {equal}")
-    default = f"ours {DEFAULT_DTYPE}" if f"ours {DEFAULT_DTYPE}" in speed else "ours fp32"
-    print(
-        f"{default} (the default dtype) vs transformers.generate: "
-        + ", ".join(f"batch {b} {speed[default][b] / base[b]:.2f}x" for b in args.batches)
-    )
+    report(speed, same, args.batches, DEFAULT_DTYPE)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,20 @@
 """Helpers for the server tests: keys, a test config, and a real uvicorn server on 127.0.0.1.
 
 `running(engine, config)` starts the server on port 0 in a thread (`models=` for several models);
-conftest.py wraps it in fixtures.
+conftest.py wraps it in fixtures. `start_cli(tmp_path, config, *args)` runs `metaalign serve` itself.
 """
 
 from __future__ import annotations
 
+import json
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from metaalign.engine import FakeEngine
 from metaalign.serve.config import KeyConfig, ServeConfig
@@ -76,3 +81,29 @@ def running(
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def start_cli(tmp_path: Path, config: dict, *args: str) -> tuple[subprocess.Popen, str]:
+    """`metaalign serve` with `config` (written as serve.yaml) and `args` on a free port; (process, URL)
+    once /health answers (up to 300 s: the model loads, maybe converts, first)."""
+    import httpx
+
+    path = tmp_path / "serve.yaml"
+    path.write_text(json.dumps(config))  # JSON is YAML
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cli = Path(sys.executable).with_name("metaalign")
+    cmd = [str(cli), "serve", "--config", str(path), "--port", str(port), *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read()[-2000:]
+        try:
+            if httpx.get(url + "/health", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    proc.kill()
+    raise AssertionError("the server did not start")

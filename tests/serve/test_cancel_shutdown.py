@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
+from serve_fixtures import start_cli
 
 pytestmark = pytest.mark.slow
 
@@ -22,25 +21,7 @@ COUNT = {"role": "user", "content": "Count from 1 to 500, separated by commas."}
 
 def start(tmp_path: Path, **settings) -> tuple[subprocess.Popen, str]:
     config = {"system_info": "Follow the instructions exactly.", "keys": [{"key": KEY}], "max_batch": 4}
-    path = tmp_path / "serve.yaml"
-    path.write_text(json.dumps({**config, **settings}))  # JSON is YAML
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cli = Path(sys.executable).with_name("metaalign")
-    cmd = [str(cli), "serve", "--config", str(path), "--port", str(port), "--threads", "1"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read()[-2000:]
-        try:
-            if httpx.get(url + "/health", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    proc.kill()
-    raise AssertionError("the server did not start")
+    return start_cli(tmp_path, {**config, **settings}, "--threads", "1")
 
 
 def body(stream: bool) -> dict:

@@ -55,14 +55,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--backend", choices=["transformers", "vllm"], default="transformers", help="generation backend"
+        "--backend",
+        choices=["transformers", "vllm", "ctranslate2"],
+        default="transformers",
+        help="generation backend: transformers (continuous batching), vllm (GPU), ctranslate2 (CPU, static "
+        "batches; pip install metaalign[ctranslate2])",
     )
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument(
+        "--threads", type=int, default=None, help="torch (and CTranslate2) CPU threads (default: theirs)"
+    )
     p.add_argument(
         "--dtype",
         choices=["fp32", "bf16", "int8"],
         default=None,
-        help="weight precision of the transformers backend (default: measured best, see docs/serve.md)",
+        help="weight precision (default: measured best, see docs/serve.md); ctranslate2 maps int8 to "
+        "int8_float32 and has bf16 only where the CPU does",
     )
     p.add_argument(
         "--engine", choices=["model", "fake"], default="model", help=argparse.SUPPRESS

@@ -2,7 +2,8 @@
 
 base.py holds the protocol, the request/completion types, streaming helpers and a fake;
 hf.py the transformers backend (its loop in decode.py, kvcache.py, prefix.py, token_sampling.py,
-textstream.py); vllm.py the vLLM backend; load.py `load_engine`, the one way to build either.
+textstream.py); vllm.py the vLLM backend; ctranslate2_engine.py the CTranslate2 backend;
+load.py `load_engine`, the one way to build any of them.
 Importing this package pulls in no torch.
 """
 

@@ -2,8 +2,8 @@
 
 Owns the contract only: what a request holds (the three tiers plus sampling settings) and
 what comes back, plus the optional streaming callback and a thread-backed `stream_from`.
-Backends (hf.py, vllm.py) implement it elsewhere; the fake here lets tests of build, eval and
-serve run without a model.
+Backends (hf.py, vllm.py, ctranslate2_engine.py) implement it elsewhere; the fake here lets
+tests of build, eval and serve run without a model.
 """
 
 from __future__ import annotations

@@ -47,6 +47,12 @@ class Row:
         if self.finish is not None:
             self._emit(self.stream.finish())
 
+    def end(self, reason: str) -> None:
+        """Ends the row from outside (its engine stopped generating it); held-back text is emitted."""
+        if self.finish is None:
+            self.finish = reason
+            self._emit(self.stream.finish())
+
     def _emit(self, delta: str) -> None:
         if delta and self.on_delta is not None:
             self.on_delta(delta)

@@ -15,7 +15,7 @@ from typing import Any
 
 from metaalign.engine.base import Completion, DeltaCallback, GenerationRequest, stream_from
 from metaalign.engine.decode import Row
-from metaalign.engine.prefix import PrefixCache, prefix_length
+from metaalign.engine.prefix import PrefixCache, split_prompt
 from metaalign.engine.scheduler import ContinuousDecoder
 from metaalign.engine.textstream import TextStream
 from metaalign.engine.token_sampling import RowSampler
@@ -48,10 +48,7 @@ class TransformersEngine:
         self.min_prefix_tokens = min_prefix_tokens
         # Left padding is masked out, so any id will do; EOS where the tokenizer names no pad.
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        ends = set(_as_list(model.generation_config.eos_token_id)) | {tokenizer.eos_token_id}
-        self.end_ids = frozenset(ends)
-        # The prefix ends with the User Info opening tag: all before it is the same for every user.
-        self.boundary = f"<{self.renderer.layout.user_tag}>"
+        self.end_ids = end_token_ids(tokenizer, model.generation_config.eos_token_id)
         self.context_window = int(getattr(model.config, "max_position_embeddings", 0) or 0) or None
         # A server renders prompts on its worker threads while this engine may encode on its own
         # batch thread; fast tokenizers may refuse concurrent calls that touch their settings.
@@ -78,20 +75,10 @@ class TransformersEngine:
         return engine
 
     def prompt_ids(self, request: GenerationRequest) -> tuple[list[int], int]:
-        """The rendered prompt's ids and how many leading ids form its reusable prefix.
-
-        Templated once and encoded once (with character offsets when prefixes are reused).
-        """
-        offsets = self.prefixes is not None
+        """The rendered prompt's ids and how many leading ids form its reusable prefix (prefix.py)."""
         with self._encode_lock:
-            rendered = self.renderer.prompt(
-                request.system_info, request.user_info, request.dialogue, offsets=offsets
-            )
-        if rendered.offsets is None:
-            return rendered.input_ids, 0
-        cut = prefix_length(rendered.text, rendered.offsets, self.boundary)
-        cut = min(cut, len(rendered.input_ids) - 1)  # at least one id is left to prefill per row
-        return rendered.input_ids, cut if cut >= self.min_prefix_tokens else 0
+            cut_from = self.min_prefix_tokens if self.prefixes is not None else None
+            return split_prompt(self.renderer, request, cut_from)
 
     def prompt_tokens(self, request: GenerationRequest) -> int:
         with self._encode_lock:
@@ -187,7 +174,8 @@ class TransformersEngine:
         )
 
 
-def _as_list(value: int | list[int] | None) -> list[int]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list | tuple) else [value]
+def end_token_ids(tokenizer: Any, eos_token_id: int | list[int] | None) -> frozenset[int]:
+    """The ids that end an answer: the model's generation-config EOS id(s) and the tokenizer's."""
+    ids = [] if eos_token_id is None else eos_token_id
+    ends = set(ids if isinstance(ids, list | tuple) else [ids]) | {tokenizer.eos_token_id}
+    return frozenset(e for e in ends if e is not None)

@@ -1,9 +1,10 @@
 """`load_engine`: the one way to build a generation engine from a model reference.
 
-Owns choosing the backend (transformers or vLLM, imported only when chosen), setting torch's CPU
-threads for the process that generates, and passing the batch size and weight precision on. It
-does not generate (hf.py, vllm.py), resolve model references (metaalign.models) or make fakes
-(base.py's FakeEngine; build's and the CLI's test engines stay where they are chosen).
+Owns choosing the backend (transformers, vLLM or CTranslate2, imported only when chosen), setting
+torch's CPU threads for the process that generates, and passing the batch size and weight precision
+on. It does not generate (hf.py, vllm.py, ctranslate2_engine.py), resolve model references
+(metaalign.models) or make fakes (base.py's FakeEngine; build's and the CLI's test engines stay
+where they are chosen).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from metaalign.errors import MetaAlignError
 
-BACKENDS = ("transformers", "vllm")
+BACKENDS = ("transformers", "vllm", "ctranslate2")
 VLLM_DTYPES = {"fp32": "float32", "bf16": "bfloat16"}  # int8 is the transformers backend's (precision.py)
 
 
@@ -26,11 +27,12 @@ def load_engine(
 ) -> Any:
     """The engine for model reference `model` (an alias, a folder, a GGUF file or a cached hub id).
 
-    `batch_size`: rows decoded together (None: 16 on transformers; vLLM schedules its own unless
-    given, as `max_num_seqs`). `threads`: torch's CPU threads for this process (None leaves torch's
-    setting as it is). `dtype`: fp32, bf16 or int8 (None: the measured default, precision.py).
-    `options` go to the backend: TransformersEngine's `prefix_cache_size`, `min_prefix_tokens`;
-    vLLM's `LLM(...)` keywords.
+    `batch_size`: rows decoded together (None: 16 on transformers and ctranslate2; vLLM schedules
+    its own unless given, as `max_num_seqs`). `threads`: torch's CPU threads for this process (None
+    leaves torch's setting as it is), and CTranslate2's intra-op threads. `dtype`: fp32, bf16 or
+    int8 (None: the measured default, precision.py). `options` go to the backend:
+    TransformersEngine's `prefix_cache_size`, `min_prefix_tokens`; CTranslate2Engine's
+    `min_prefix_tokens`, `device`; vLLM's `LLM(...)` keywords.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend: expected one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
@@ -45,6 +47,12 @@ def load_engine(
         if batch_size is not None:
             options.setdefault("max_num_seqs", batch_size)
         return VLLMEngine.from_pretrained(model, **options)
+    if backend == "ctranslate2":
+        from metaalign.engine.ctranslate2_engine import CTranslate2Engine
+
+        return CTranslate2Engine.from_pretrained(
+            model, dtype=dtype, threads=threads, batch_size=batch_size or 16, **options
+        )
     from metaalign.engine.hf import TransformersEngine
 
     return TransformersEngine.from_pretrained(model, dtype=dtype, batch_size=batch_size or 16, **options)

@@ -35,6 +35,22 @@ def prefix_length(text: str, offsets: Sequence[tuple[int, int]], boundary: str) 
     return count
 
 
+def split_prompt(renderer: Any, request: Any, min_prefix_tokens: int | None) -> tuple[list[int], int]:
+    """`request` rendered by `renderer`: its ids and how many leading ids form its reusable prefix.
+
+    The prefix ends with the User Info opening tag (all before it is the same for every user);
+    it counts only when at least `min_prefix_tokens` long (None: no prefix is looked for, 0 is
+    returned). At least one id is left after it. Templated once and encoded once.
+    """
+    offsets = min_prefix_tokens is not None
+    rendered = renderer.prompt(request.system_info, request.user_info, request.dialogue, offsets=offsets)
+    if rendered.offsets is None or min_prefix_tokens is None:
+        return rendered.input_ids, 0
+    cut = prefix_length(rendered.text, rendered.offsets, f"<{renderer.layout.user_tag}>")
+    cut = min(cut, len(rendered.input_ids) - 1)
+    return rendered.input_ids, cut if cut >= min_prefix_tokens else 0
+
+
 class PrefixCache:
     """At most `capacity` prefilled prefixes, least recently used dropped first."""
 

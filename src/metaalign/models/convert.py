@@ -1,9 +1,10 @@
 """Turning a resolved model reference into a local Hugging Face folder: `ensure_local`.
 
 Owns the once-only GGUF -> safetensors conversion (crash-safe: temporary sibling folder, file lock,
-atomic rename, manifest), hub snapshots from the local cache and their errors. Resolution rules
-live in `resolver`, loading a tokenizer or model in `loading`; torch and transformers are imported
-only inside the functions that need them.
+atomic rename, manifest; `build_atomically`, which the CTranslate2 backend's conversion uses too),
+hub snapshots from the local cache and their errors. Resolution rules live in `resolver`, loading a
+tokenizer or model in `loading`; torch and transformers are imported only inside the functions
+that need them.
 """
 
 from __future__ import annotations
@@ -160,33 +161,49 @@ def _install(tmp: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def convert_atomically(gguf: Path, target: Path, *, label: str, converter: Converter = convert_gguf) -> Path:
-    """Convert `gguf` into `target` once: crash-safe and safe against concurrent conversions.
+def build_atomically(
+    target: Path, build: Callable[[Path], None], *, label: str, done: Callable[[Path], bool]
+) -> Path:
+    """Run `build(folder)` once so that `target` appears complete or not at all.
 
-    The converter writes into a temporary sibling folder; the manifest is written last and the folder
-    renamed into place, so `target` either is absent or complete. A lock file serialises conversions
-    of the same target; whoever waited finds the finished folder and returns at once.
+    `build` writes into a temporary sibling folder that is renamed into place when it returns, so
+    `target` either is absent or complete. A lock file serialises builds of the same target; whoever
+    waited finds `done(target)` true and returns at once. Also used for the CTranslate2 conversions.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive_lock(target.parent / f".{target.name}.lock", label):
-        if conversion_state(target, gguf) == "converted":
+        if done(target):
             return target
         _remove_leftovers(target)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
         tmp.chmod(0o755)  # mkdtemp makes it 0700; the final folder should read like any other
-        _log(f"converting {label} ({gguf.name}) to safetensors in {target} (once)")
-        start = time.perf_counter()
         try:
-            converter(gguf, tmp)
-            manifest = build_manifest(label, gguf, converter)
-            (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+            build(tmp)
             _finish_tree(tmp)
             _install(tmp, target)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        _log(f"converted {label} in {time.perf_counter() - start:.1f} s")
     return target
+
+
+def convert_atomically(gguf: Path, target: Path, *, label: str, converter: Converter = convert_gguf) -> Path:
+    """Convert `gguf` into `target` once (crash-safe and safe against concurrent conversions).
+
+    The manifest is written last, inside the temporary folder that `build_atomically` renames.
+    """
+
+    def build(tmp: Path) -> None:
+        _log(f"converting {label} ({gguf.name}) to safetensors in {target} (once)")
+        start = time.perf_counter()
+        converter(gguf, tmp)
+        manifest = build_manifest(label, gguf, converter)
+        (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        _log(f"converted {label} in {time.perf_counter() - start:.1f} s")
+
+    return build_atomically(
+        target, build, label=label, done=lambda folder: conversion_state(folder, gguf) == "converted"
+    )
 
 
 def _hub_snapshot(source: ModelSource, allow_download: bool) -> Path:

@@ -26,7 +26,8 @@ class MetaAlignModel:
     def load(
         cls, ref: str = DEFAULT_MODEL, *, backend: str = "transformers", **engine_kw: Any
     ) -> MetaAlignModel:
-        """`ref` is an alias, a folder, a GGUF file or a cached hub id; backend 'transformers' or 'vllm'.
+        """`ref` is an alias, a folder, a GGUF file or a cached hub id; backend 'transformers', 'vllm'
+        or 'ctranslate2'.
 
         `engine_kw` are `metaalign.engine.load.load_engine`'s: batch_size, threads, dtype, and options.
         """
