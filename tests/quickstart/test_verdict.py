@@ -72,11 +72,17 @@ def test_summary_and_section_carry_the_figures_date_and_command() -> None:
     assert "| leakage (lower is better) | 0.020 | 0.080 | <= 0.040 (base + 0.02) | **no** |" in section
 
 
-def test_publish_replaces_only_the_marked_section(tmp_path: Path) -> None:
+def _report_dir(tmp_path: Path) -> Path:
+    """A finished run's report folder: the summary and its plot, as publish reads them."""
     report = tmp_path / "run" / "report"
     report.mkdir(parents=True)
     (report / "quickstart.json").write_text(json.dumps(_summary()))
     (report / "report.png").write_bytes(b"png")
+    return report
+
+
+def test_publish_replaces_only_the_marked_section(tmp_path: Path) -> None:
+    report = _report_dir(tmp_path)
     readme = tmp_path / "README.md"
     readme.write_text(f"# Title\n\n{START}\nold\n{END}\n\nafter\n")
     publish(report, readme, tmp_path / "docs" / "results")
@@ -87,10 +93,7 @@ def test_publish_replaces_only_the_marked_section(tmp_path: Path) -> None:
 
 
 def test_a_named_run_publishes_beside_the_quickstart_and_leaves_its_section(tmp_path: Path) -> None:
-    report = tmp_path / "run" / "report"
-    report.mkdir(parents=True)
-    (report / "quickstart.json").write_text(json.dumps(_summary()))
-    (report / "report.png").write_bytes(b"png")
+    report = _report_dir(tmp_path)
     readme = tmp_path / "README.md"
     start, end = markers("full")
     readme.write_text(f"{START}\nquickstart's\n{END}\n{start}\nold\n{end}\n")
