@@ -62,6 +62,27 @@ def test_assign_distinct_meta_prompts_with_priority_winners(tmp_path: Path) -> N
     assert delegated and all(winner(s, u) == "user" for s, u in delegated)
 
 
+def test_conflict_user_share_sets_how_often_user_info_wins(tmp_path: Path) -> None:
+    import random
+
+    _, _, library = _setup(tmp_path)
+    winners = {"system": 0, "user": 0}
+    for share, expected in ((0.0, "system"), (1.0, "user")):
+        pools = Pools(library, "train", user_share=share)
+        drawn = {winner(*pools.conflict(random.Random(i))) for i in range(40)}
+        assert drawn == {expected}
+    pools = Pools(library, "train", user_share=0.5)
+    for i in range(400):
+        winners[winner(*pools.conflict(random.Random(i)))] += 1
+    # 400 fair coin flips: 200 +- 30 covers more than 99.7% of outcomes (sd 10)
+    assert abs(winners["user"] - 200) <= 30, winners
+    unset = Pools(library, "train")  # no share: the type pair first, as before
+    rng_a, rng_b = random.Random(3), random.Random(3)
+    keys = sorted(unset.conflict_pairs)
+    key = rng_b.choices(keys, weights=[unset.weight(s) * unset.weight(u) for s, u in keys])[0]
+    assert unset.conflict(rng_a) == rng_b.choice(unset.conflict_pairs[key])
+
+
 def test_offline_rows_satisfy_the_winner_and_make_a_loser_version(tmp_path: Path) -> None:
     _, instructions, library = _setup(tmp_path)
     pools = Pools(library, "train")

@@ -3,7 +3,8 @@
 Owns instruction selection per split, the preference pools, and the meta-prompt kinds (conflict,
 agree, system_only, user_only, background, neutral, none, open), with the one priority function
 `metaalign.preferences.winner` deciding conflicts. Checked preferences are drawn type first (by
-the build's per-type weights), conflicts type pair first. It generates nothing and writes nothing.
+the build's per-type weights), conflicts winner first (when a share is set), then type pair. It
+generates nothing and writes nothing.
 """
 
 from __future__ import annotations
@@ -100,12 +101,21 @@ class Pools:
     `weights` (checker id -> relative weight, 1.0 when absent, 0 to leave a type out) decide how
     often each type is drawn; the phrasing is then drawn uniformly within the type. Conflicts are
     drawn by (System type, User type) pair, weighted by the product of the two types' weights.
+    `user_share` (None: as the pairs fall) first decides how often the conflict is one the priority
+    matrix gives to User Info, so a model cannot score by always siding with System Info.
     """
 
-    def __init__(self, library: Any, split: str, weights: Mapping[str, float] | None = None) -> None:
-        from metaalign.preferences import conflicting
+    def __init__(
+        self,
+        library: Any,
+        split: str,
+        weights: Mapping[str, float] | None = None,
+        user_share: float | None = None,
+    ) -> None:
+        from metaalign.preferences import conflicting, winner
 
         self.weights = dict(weights or {})
+        self.user_share = user_share
         prefs = sorted((p for p in library.all if p.split == split), key=lambda p: p.id)
         checked = [p for p in prefs if p.check is not None and self.weight(p.check.id) > 0]
         self.system_checked = [p for p in checked if "system" in p.tiers]
@@ -124,6 +134,7 @@ class Pools:
         self.conflict_pairs: dict[tuple[str, str], list[tuple[Any, Any]]] = {}
         for s, u in self.conflicts:
             self.conflict_pairs.setdefault((s.check.id, u.check.id), []).append((s, u))
+        self.conflict_winner = {(s.id, u.id): winner(s, u) for s, u in self.conflicts}
 
     def weight(self, type_id: str) -> float:
         return float(self.weights.get(type_id, 1.0))
@@ -150,9 +161,15 @@ class Pools:
         return rng.choice(groups[chosen])
 
     def conflict(self, rng: random.Random) -> tuple[Any, Any]:
-        keys = sorted(self.conflict_pairs)
+        """A conflicting pair: its winner by `user_share` (if set), then a type pair by weight."""
+        pairs = self.conflict_pairs
+        if self.user_share is not None:
+            side = "user" if rng.random() < self.user_share else "system"
+            won = {k: [p for p in v if self.conflict_winner[p[0].id, p[1].id] == side] for k, v in pairs.items()}
+            pairs = {k: v for k, v in won.items() if v} or pairs
+        keys = sorted(pairs)
         key = rng.choices(keys, weights=[self.weight(s) * self.weight(u) for s, u in keys])[0]
-        return rng.choice(self.conflict_pairs[key])
+        return rng.choice(pairs[key])
 
     def draw(self, kind: str, rng: random.Random) -> tuple[Any, Any] | None:
         """A (system, user) pair of preferences for `kind` (either may be None); None if none fits.

@@ -110,6 +110,9 @@ class BuildConfig(BaseModel):
     # relative weight of each verifiable preference type (checker id) when one is drawn; 1.0 when
     # absent, 0 leaves the type out. Raise the types the model fails, lower those raw answers meet.
     types: dict[str, float] = Field(default_factory=dict)
+    # share of conflicts the priority matrix gives to User Info (System Info delegates, or only
+    # states a taste); None: as the library's pairs fall (about 3 in 10 of the train split's)
+    conflict_user_share: float | None = Field(None, ge=0.0, le=1.0)
     # framed variants added per verifiable train phrasing and tier (preferences/data/frames.v1.yaml)
     paraphrases: int = Field(0, ge=0)
 
