@@ -136,6 +136,9 @@ class Pools:
             self.conflict_pairs.setdefault((s.check.id, u.check.id), []).append((s, u))
         self.conflict_winner = {(s.id, u.id): winner(s, u) for s, u in self.conflicts}
 
+    def _won(self, pair: tuple[Any, Any]) -> str:
+        return self.conflict_winner[pair[0].id, pair[1].id]
+
     def weight(self, type_id: str) -> float:
         return float(self.weights.get(type_id, 1.0))
 
@@ -165,8 +168,8 @@ class Pools:
         pairs = self.conflict_pairs
         if self.user_share is not None:
             side = "user" if rng.random() < self.user_share else "system"
-            won = {k: [p for p in v if self.conflict_winner[p[0].id, p[1].id] == side] for k, v in pairs.items()}
-            pairs = {k: v for k, v in won.items() if v} or pairs
+            sided = {k: [p for p in v if self._won(p) == side] for k, v in pairs.items()}
+            pairs = {k: v for k, v in sided.items() if v} or pairs
         keys = sorted(pairs)
         key = rng.choices(keys, weights=[self.weight(s) * self.weight(u) for s, u in keys])[0]
         return rng.choice(pairs[key])
