@@ -66,11 +66,16 @@ def test_shipped_searches_start_with_their_command_and_validate(path: Path) -> N
             dpo_config({**train["dpo"], "output_dir": "x"})
 
 
-def test_the_table_replaces_only_what_sits_between_its_markers(tmp_path: Path) -> None:
+def test_the_table_replaces_only_what_sits_between_its_markers_and_keeps_earlier_rows(tmp_path: Path) -> None:
     doc = tmp_path / "recipes.md"
-    doc.write_text(f"intro\n{TABLE_START}\nold rows\n{TABLE_END}\nafter\n")
-    write_table(doc, "| new |\n")
-    assert doc.read_text() == f"intro\n{TABLE_START}\n| new |\n{TABLE_END}\nafter\n"
+    header = "| variant | x |\n|---|---|\n"
+    doc.write_text(f"intro\n{TABLE_START}\n{header}| a | 1 |\n| b | 2 |\n{TABLE_END}\nafter\n")
+    write_table(doc, f"{header}| b | 3 |\n| c | 4 |\n", order=["c", "a", "b"])
+    # b is re-run (its new row replaces the old), a's row from an earlier workdir stays, order: c a b
+    assert (
+        doc.read_text()
+        == f"intro\n{TABLE_START}\n{header}| c | 4 |\n| a | 1 |\n| b | 3 |\n{TABLE_END}\nafter\n"
+    )
     fresh = tmp_path / "fresh.md"
     write_table(fresh, "| t |\n")
     assert fresh.read_text() == "| t |\n"

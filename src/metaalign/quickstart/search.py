@@ -172,13 +172,29 @@ def table(results: Sequence[Mapping[str, Any]], search: Mapping[str, Any], comma
 TABLE_START, TABLE_END = "<!-- search-table:start -->", "<!-- search-table:end -->"
 
 
-def write_table(path: Path, text: str) -> None:
-    """The table into `path`: between its table markers when it has them, else as the whole file."""
+def _row_name(line: str) -> str:
+    return line.split("|")[1].strip()
+
+
+def write_table(path: Path, text: str, order: Sequence[str] = ()) -> None:
+    """The table into `path`: between its table markers when it has them, else as the whole file.
+
+    Rows already there for variants `text` lacks (runs made elsewhere, whose results are not in
+    this workdir) are kept; rows are then sorted by `order` (the search's variant order).
+    """
     old = path.read_text(encoding="utf-8") if path.exists() else ""
-    if TABLE_START in old and TABLE_END in old:
-        head, rest = old.split(TABLE_START, 1)
-        text = f"{head}{TABLE_START}\n{text}{TABLE_END}{rest.split(TABLE_END, 1)[1]}"
-    path.write_text(text, encoding="utf-8")
+    if TABLE_START not in old or TABLE_END not in old:
+        path.write_text(text, encoding="utf-8")
+        return
+    head, rest = old.split(TABLE_START, 1)
+    inside, tail = rest.split(TABLE_END, 1)
+    header, rows = text.splitlines()[:2], text.splitlines()[2:]
+    names = {_row_name(r) for r in rows}
+    earlier = [r for r in inside.strip().splitlines()[2:] if r.startswith("|") and _row_name(r) not in names]
+    rank = {name: i for i, name in enumerate(order)}
+    rows = sorted(earlier + rows, key=lambda r: rank.get(_row_name(r), len(rank)))
+    body = "\n".join(header + rows) + "\n"
+    path.write_text(f"{head}{TABLE_START}\n{body}{TABLE_END}{tail}", encoding="utf-8")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -204,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         order = list(search.get("variants") or {})
         done.sort(key=lambda r: order.index(r["name"]) if r["name"] in order else len(order))
         command = f"python -m metaalign.quickstart.search {args.search}"
-        write_table(args.table, table(done, search, command))
+        write_table(args.table, table(done, search, command), order)
     return 0
 
 
