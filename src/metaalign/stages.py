@@ -107,7 +107,7 @@ def run_stages(
     stages: Sequence[Stage], marker_dir: Path, *, log: Callable[[str], None] = print
 ) -> dict[str, dict[str, Any]]:
     """Runs the stages in order, skipping those whose marker matches. Returns name -> marker record."""
-    from metaalign.records.io import atomic_write_text
+    from metaalign.records.writing import atomic_write_text
     from metaalign.train.distributed import is_main
 
     done: dict[str, dict[str, Any]] = {}

@@ -11,9 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from metaalign.errors import RecordError
-from metaalign.records import io
-from metaalign.records.io import read_records, read_rows, write_records
+from metaalign.records import writing
+from metaalign.records.io import read_records, read_rows
 from metaalign.records.schema import PreferenceRecord, SFTRecord
+from metaalign.records.writing import write_records
 
 FORMATS = ["data.jsonl", "data.jsonl.gz", "data.json", "data.parquet", "data_ds"]
 
@@ -81,7 +82,7 @@ def test_failed_write_keeps_the_old_file(tmp_path, sft_records, monkeypatch):
         target.write_text("half a fi")
         raise OSError("disk full")
 
-    monkeypatch.setitem(io._WRITERS, "jsonl", broken_writer)
+    monkeypatch.setitem(writing._WRITERS, "jsonl", broken_writer)
     with pytest.raises(OSError, match="disk full"):
         write_records(sft_records, path)
     assert path.read_bytes() == before
@@ -268,15 +269,15 @@ def test_unknown_kind_argument_is_a_programming_error(tmp_path):
 
 def test_atomic_write_text_replaces_whole_or_not_at_all(tmp_path: Path, monkeypatch) -> None:
     path = tmp_path / "run.json"
-    io.atomic_write_text(path, '{"old": 1}\n')
+    writing.atomic_write_text(path, '{"old": 1}\n')
     assert path.read_text() == '{"old": 1}\n'
-    assert path.stat().st_mode & 0o777 == 0o666 & ~io._umask()  # an ordinary file, not mkstemp's 0600
+    assert path.stat().st_mode & 0o777 == 0o666 & ~writing._umask()  # an ordinary file, not mkstemp's 0600
 
     def killed(*args):
         raise KeyboardInterrupt  # stands in for a kill between writing and renaming
 
-    monkeypatch.setattr(io.os, "replace", killed)
+    monkeypatch.setattr(writing.os, "replace", killed)
     with pytest.raises(KeyboardInterrupt):
-        io.atomic_write_text(path, '{"new": 2}\n')
+        writing.atomic_write_text(path, '{"new": 2}\n')
     assert path.read_text() == '{"old": 1}\n'  # the old file, whole
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]  # no temporary file left behind

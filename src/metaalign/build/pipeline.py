@@ -21,7 +21,7 @@ from metaalign.build.build_stats import records_stats, store_stats, to_markdown
 from metaalign.build.runner import RecordedClient
 from metaalign.build.store import BuildStore
 from metaalign.errors import MetaAlignError
-from metaalign.records.io import atomic_write_text
+from metaalign.records.writing import atomic_write_text
 
 STORE_NAME = "store.sqlite"
 log = logging.getLogger("metaalign.build")

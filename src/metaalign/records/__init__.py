@@ -12,7 +12,7 @@ from metaalign.records.importers import (
     import_ultrafeedback,
     parse_mapping,
 )
-from metaalign.records.io import LoadResult, RawRow, read_records, read_rows, write_records
+from metaalign.records.io import LoadResult, RawRow, read_records, read_rows
 from metaalign.records.schema import (
     SUBSETS,
     Message,
@@ -23,6 +23,7 @@ from metaalign.records.schema import (
     Subset,
 )
 from metaalign.records.stats import compute_stats, format_stats
+from metaalign.records.writing import write_records
 
 __all__ = [
     "SUBSETS",

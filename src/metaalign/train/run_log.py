@@ -18,7 +18,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from metaalign.appendlog import AppendLog
-from metaalign.records.io import atomic_write_text
+from metaalign.records.writing import atomic_write_text
 
 LOG_NAME = "train_log.jsonl"
 PLOT_NAME = "loss.png"
