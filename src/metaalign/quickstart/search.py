@@ -66,20 +66,15 @@ def _build(settings: Mapping[str, Any], root: Path) -> Path:
 
 
 def _train(settings: Mapping[str, Any], build: Path, out: Path) -> Path:
-    """SFT, then DPO when `train.dpo` is set; returns the exported model folder.
+    """SFT, then two-stage DPO when `train.dpo` is set; returns the exported model folder.
 
-    DPO pairs are on-policy (sampled from the SFT model, `train.sample`) unless `train.pairs` is
-    `build`: then the build's own pairs, `sample.max_prompts` of them stratified as on-policy
-    prompts are. The SFT run is shared by every variant with the same build and SFT settings
-    (root/sft/<hash>), so DPO variants of one SFT model train it once.
+    The SFT run is shared by every variant with the same build and SFT settings (root/sft/<hash>),
+    so DPO variants of one SFT model train it once.
     """
     from metaalign.train.run import train_sft
     from metaalign.train.two_stage_pipeline import export_once, two_stage
 
     train = dict(settings.get("train", {}))
-    pairs = train.pop("pairs", "on-policy")
-    if pairs not in ("on-policy", "build"):
-        raise ValueError(f"train.pairs: expected on-policy or build, got {pairs!r}")
     shared = {k: settings[k] for k in ("model", "seed", "threads") if k in settings}
     sft = {**train.get("sft", {}), "train_file": str(build / "sft_train.jsonl")}
     sft_dir = out.parent / "sft" / _fingerprint({**shared, **sft})
@@ -87,8 +82,6 @@ def _train(settings: Mapping[str, Any], build: Path, out: Path) -> Path:
     if not train.get("dpo"):
         return export_once(sft_run, out / "model")
     merged = export_once(sft_run, sft_dir.with_name(sft_dir.name + "-merged"))
-    if pairs == "build":
-        return export_once(_build_pairs_dpo(train, shared, build, merged, out), out / "model")
     run_dir = out / "train"
     run_dir.mkdir(parents=True, exist_ok=True)
     for name, target in (("sft", sft_run), ("sft-merged", merged)):  # two_stage finds them done
@@ -97,26 +90,6 @@ def _train(settings: Mapping[str, Any], build: Path, out: Path) -> Path:
     sample = {**train.get("sample", {}), "prompts_file": str(build / "dpo_train.jsonl")}
     run = two_stage({**train, **shared, "sft": sft, "sample": sample, "output_dir": str(run_dir)})
     return export_once(run, out / "model")
-
-
-def _build_pairs_dpo(
-    train: Mapping[str, Any], shared: Mapping[str, Any], build: Path, sft: Path, out: Path
-) -> Path:
-    """Offline DPO of the merged SFT model on a stratified choice of the build's own pairs."""
-    from metaalign.records import read_records, write_records
-    from metaalign.train.annotate import stratified
-    from metaalign.train.run import train_dpo
-
-    sample = train.get("sample") or {}
-    pairs_file = out / "build-pairs.jsonl"
-    if not pairs_file.exists():
-        records = read_records(build / "dpo_train.jsonl", "preference").records
-        chosen = stratified(records, sample.get("max_prompts"), int(sample.get("seed", 0)))
-        out.mkdir(parents=True, exist_ok=True)
-        write_records(chosen, out / "build-pairs.partial.jsonl").rename(pairs_file)
-    dpo = {k: v for k, v in shared.items() if k != "model"}
-    dpo.update(train["dpo"], model=str(sft), train_file=str(pairs_file), output_dir=str(out / "dpo"))
-    return train_dpo(dpo)
 
 
 def run_variant(search: Mapping[str, Any], name: str, root: Path) -> dict[str, Any]:

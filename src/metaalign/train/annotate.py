@@ -148,7 +148,7 @@ def annotate(
     """One on-policy pair per record where the rules allow; returns the pairs and the tally.
 
     With `build_pairs`, a verifiable prompt whose samples give no pair (all pass, say) keeps the
-    build's own pair (the record's chosen and rejected), marked `source: build`.
+    build's own pair (the record's chosen and rejected), counted as `from_build`.
     """
     stats = AnnotationStats()
     pairs: list[PreferenceRecord] = []

@@ -25,7 +25,7 @@ STAGES_DIR = "stages"  # the stage runner's markers, in the run folder
 SECTIONS = ("sft", "dpo", "sample", "judge")
 SHARED = ("model", "output_dir", "threads", "seed")  # copied into each training stage
 SAMPLE_KEYS = ("prompts_file", "max_prompts", "k", "temperature", "top_p", "max_new_tokens", "seed", "chunk",
-               "batch_size", "build_pairs")  # fmt: skip
+               "batch_size", "build_pairs", "on_policy")  # fmt: skip
 
 
 def split_config(config: Mapping[str, Any]) -> tuple[dict, dict, dict, dict | None]:
@@ -90,24 +90,23 @@ def make_judge(values: Mapping[str, Any] | None) -> Any | None:
 
 
 def annotate_stage(out: Path, sample: dict, judge_values: Mapping[str, Any] | None, merged: Path) -> Path:
-    """samples.jsonl (resumable) then pairs.jsonl + annotation.json (written once)."""
+    """samples.jsonl (resumable) then pairs.jsonl + annotation.json (written once).
+
+    With `sample.on_policy: false` nothing is sampled: the chosen prompts keep the build's own
+    pairs (offline DPO on a stratified choice of them), counted as `from_build`.
+    """
     from metaalign.records import read_records, write_records
-    from metaalign.train.annotate import annotate, stratified
-    from metaalign.train.on_policy_samples import SampleSettings, sample_all
+    from metaalign.train.annotate import stratified
 
     pairs_path = out / "pairs.jsonl"
     if pairs_path.exists() and (out / "annotation.json").exists():
         return pairs_path
     prompts = unique_prompts(read_records(sample.pop("prompts_file"), "preference").records)
     prompts = stratified(prompts, sample.pop("max_prompts", None) or None, int(sample.get("seed", 0)))
-    batch_size = int(sample.pop("batch_size", 16))
-    build_pairs = bool(sample.pop("build_pairs", False))
-    from metaalign.engine.load import load_engine
-
-    engine = load_engine(str(merged), batch_size=batch_size)  # threads: the run's, set for training
-    samples = sample_all(engine, prompts, SampleSettings(**sample), out / "samples.jsonl")
-    judge = make_judge(judge_values)
-    pairs, stats = annotate(prompts, samples, judge, build_pairs=build_pairs)
+    if sample.pop("on_policy", True):
+        pairs, stats = _on_policy_pairs(out, prompts, sample, judge_values, merged)
+    else:
+        pairs, stats = _build_pairs(prompts)
     for reason, count in stats.skipped.items():
         log.warning("annotation: skipped %d prompts: %s", count, reason)
     if not pairs:
@@ -116,6 +115,32 @@ def annotate_stage(out: Path, sample: dict, judge_values: Mapping[str, Any] | No
     (out / "annotation.json").write_text(json.dumps({"prompts": len(prompts), **stats.as_dict()}, indent=2))
     log.warning("annotation: %d pairs (%s)", len(pairs), stats.as_dict())
     return pairs_path
+
+
+def _on_policy_pairs(
+    out: Path, prompts: list[Any], sample: dict, judge_values: Mapping[str, Any] | None, merged: Path
+) -> tuple[list[Any], Any]:
+    """K samples per prompt from the merged SFT model, labelled by the verifiers (or a judge)."""
+    from metaalign.engine.load import load_engine
+    from metaalign.train.annotate import annotate
+    from metaalign.train.on_policy_samples import SampleSettings, sample_all
+
+    batch_size = int(sample.pop("batch_size", 16))
+    build_pairs = bool(sample.pop("build_pairs", False))
+    engine = load_engine(str(merged), batch_size=batch_size)  # threads: the run's, set for training
+    samples = sample_all(engine, prompts, SampleSettings(**sample), out / "samples.jsonl")
+    return annotate(prompts, samples, make_judge(judge_values), build_pairs=build_pairs)
+
+
+def _build_pairs(prompts: list[Any]) -> tuple[list[Any], Any]:
+    """The prompts' own (build) pairs as they are, less those whose chosen equals the rejected."""
+    from metaalign.train.annotate import AnnotationStats
+
+    pairs = [r for r in prompts if r.chosen != r.rejected]
+    stats = AnnotationStats(from_build=len(pairs))
+    if len(pairs) < len(prompts):
+        stats.skipped["chosen equals rejected"] = len(prompts) - len(pairs)
+    return pairs, stats
 
 
 NOT_SETTINGS = ("output_dir", "threads", "train_file", "prompts_file", "api_key")  # not results
