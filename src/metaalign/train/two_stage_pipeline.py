@@ -190,7 +190,8 @@ def two_stage_stages(config: Mapping[str, Any]) -> list[Stage]:
     data = (sft["train_file"],) if "train_file" in sft else ()  # else train_sft says it is missing
     return [
         Stage("sft", "train SFT", train_sft_stage, tuned, data),
-        Stage("on-policy", "sample from the SFT model and annotate pairs", on_policy, labelled,
+        Stage("on-policy", "sample from the SFT model and annotate pairs" if sample.get("on_policy", True)
+              else "take the build's own pairs", on_policy, labelled,
               (sample["prompts_file"],), main_only=True),
         Stage("dpo", "train DPO on the on-policy pairs", train_dpo_stage, {"dpo": _settings(config, "dpo")}),
     ]  # fmt: skip
