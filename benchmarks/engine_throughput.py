@@ -6,7 +6,8 @@ Counts generated tokens (end-of-turn excluded) per wall second at each batch siz
 System Info shared by every request (the serving case). Quality gate: how many greedy texts of
 each dtype (and of CTranslate2) equal our fp32 engine's. CTranslate2 runs as our ctranslate2 backend
 (`pip install metaalign[ctranslate2]`; the shared System Info as `static_prompt`) when installed.
-Prints every ratio to transformers.generate, the default dtype's last.
+Prints every ratio to transformers.generate, the serving default dtype's last (bf16 where the CPU has
+AVX512-BF16 or AMX, else fp32: metaalign.engine.precision.serving_dtype).
 """
 
 from __future__ import annotations
@@ -110,13 +111,13 @@ def report(speed: dict[str, dict[int, float]], same: dict[str, list[int]], batch
         ratios = ", ".join(f"batch {b} {speed[default][b] / speed[name][b]:.2f}x" for b in batches)
         print(f"{default} vs {name}: {ratios}")
     print(
-        f"{default} (the default dtype) vs transformers.generate: "
+        f"{default} (the serving default dtype) vs transformers.generate: "
         + ", ".join(f"batch {b} {speed[default][b] / base[b]:.2f}x" for b in batches)
     )
 
 
 def main() -> None:
-    from metaalign.engine.precision import DEFAULT_DTYPE, DTYPES
+    from metaalign.engine.precision import DTYPES, serving_dtype
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="smollm2-135m")
@@ -157,7 +158,7 @@ def main() -> None:
                 f"{tokens / seconds / ROOFLINE_TOKS:.0%} of the ~{ROOFLINE_TOKS:.0f} tok/s roofline)",
                 flush=True,
             )
-    report(speed, same, args.batches, DEFAULT_DTYPE)
+    report(speed, same, args.batches, serving_dtype())
 
 
 if __name__ == "__main__":

@@ -53,3 +53,19 @@ def test_an_unknown_dtype_names_the_choices() -> None:
 def test_cpu_flags_read_proc_cpuinfo() -> None:
     flags = cpu_flags()
     assert isinstance(flags, set) and (not flags or "fpu" in flags)
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ({"avx512f", "avx512_bf16"}, "bf16"),
+        ({"amx_bf16"}, "bf16"),
+        ({"avx512f", "avx2"}, "fp32"),
+        (set(), "fp32"),
+    ],
+)
+def test_serving_dtype_is_bf16_only_where_the_cpu_multiplies_bf16(monkeypatch, flags, expected) -> None:
+    import metaalign.engine.precision as precision
+
+    monkeypatch.setattr(precision, "cpu_flags", lambda: flags)
+    assert precision.serving_dtype() == expected

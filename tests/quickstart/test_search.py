@@ -79,4 +79,3 @@ def test_the_table_replaces_only_what_sits_between_its_markers_and_keeps_earlier
     fresh = tmp_path / "fresh.md"
     write_table(fresh, "| t |\n")
     assert fresh.read_text() == "| t |\n"
-

@@ -120,3 +120,27 @@ def test_the_serve_command_serves_several_models_by_name(tmp_path) -> None:
     assert [m["id"] for m in listed["data"]] == ["base", "aligned"]
     assert unknown.status_code == 404 and "'base', 'aligned'" in unknown.json()["error"]["message"]
     assert page.status_code == 200 and "/playground" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], "bf16"),  # no --dtype on transformers: the serving default (here: a bf16 CPU)
+        (["--dtype", "fp32"], "fp32"),  # asked for: kept
+        (["--backend", "ctranslate2"], None),  # other backends choose their own
+    ],
+)
+def test_serve_and_chat_default_to_the_serving_dtype_on_transformers(monkeypatch, argv, expected) -> None:
+    import metaalign.engine.load as load
+    import metaalign.engine.precision as precision
+    from metaalign.cli.main import build_parser
+    from metaalign.cli.serve import make_engine
+
+    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx512_bf16"})
+    seen = {}
+    monkeypatch.setattr(
+        load, "load_engine", lambda model, backend, batch, threads, dtype: seen.update(dtype=dtype)
+    )
+    args = build_parser().parse_args(["chat", "--model", "m", *argv])
+    make_engine(args, "m")
+    assert seen == {"dtype": expected}

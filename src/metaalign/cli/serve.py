@@ -68,8 +68,9 @@ def _engine_args(p: argparse.ArgumentParser) -> None:
         "--dtype",
         choices=["fp32", "bf16", "int8"],
         default=None,
-        help="weight precision (default: measured best, see docs/serve.md); ctranslate2 maps int8 to "
-        "int8_float32 and has bf16 only where the CPU does",
+        help="weight precision (default on transformers: bf16 where the CPU has AVX512-BF16 or AMX, else "
+        "fp32; see docs/serve.md); ctranslate2 maps int8 to int8_float32 and has bf16 only where the CPU "
+        "does",
     )
     p.add_argument(
         "--engine", choices=["model", "fake"], default="model", help=argparse.SUPPRESS
@@ -86,7 +87,12 @@ def make_engine(args: argparse.Namespace, model: str, batch_size: int = 16) -> A
         )
     from metaalign.engine.load import load_engine
 
-    return load_engine(model, args.backend, batch_size, args.threads, args.dtype)
+    dtype = args.dtype
+    if dtype is None and args.backend == "transformers":
+        from metaalign.engine.precision import serving_dtype
+
+        dtype = serving_dtype()
+    return load_engine(model, args.backend, batch_size, args.threads, dtype)
 
 
 def run_serve(args: argparse.Namespace) -> int:

@@ -18,6 +18,9 @@ DTYPES = ("fp32", "bf16", "int8")
 # Chosen by benchmarks/engine_throughput.py --dtypes (greedy texts equal to fp32's and tok/s
 # in the same run) and the verifiable suite on a slice with each dtype; see docs/serve.md.
 DEFAULT_DTYPE = "fp32"
+# What `serve` and `chat` use when no --dtype is given: bf16 where the CPU multiplies bf16 natively
+# (it passed the quality gate, benchmarks/dtype_quality.py, and runs ~2x fp32 at batch 8-32).
+BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 
 
 def cpu_flags() -> set[str]:
@@ -30,6 +33,11 @@ def cpu_flags() -> set[str]:
     except OSError:
         pass
     return set()
+
+
+def serving_dtype() -> str:
+    """bf16 where the CPU has AVX512-BF16 or AMX, else DEFAULT_DTYPE (fp32)."""
+    return "bf16" if cpu_flags() & BF16_FLAGS else DEFAULT_DTYPE
 
 
 def check_dtype(name: str) -> str:
