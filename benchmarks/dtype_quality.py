@@ -52,9 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     base, base_texts, base_speed = run_dtype(args, "fp32")
     for m in HEADLINE:
-        print(
-            f"fp32: {m} {base[m].value:.3f} [{base[m].low:.3f}, {base[m].high:.3f}] (the gate)"
-        )
+        print(f"fp32: {m} {base[m].value:.3f} [{base[m].low:.3f}, {base[m].high:.3f}] (the gate)")
     ratios = []
     for dtype in args.dtypes:
         metrics, texts, speed = run_dtype(args, dtype)
