@@ -59,6 +59,38 @@ def test_offline_build_records_follow_their_meta_prompts(toy_config) -> None:
     assert {r.metadata.winner for r in dpo if r.metadata.conflict} == {"system", "user"}
 
 
+def test_leakage_pairs_reject_an_unasked_marked_format_and_leave_sft_alone(tmp_path: Path) -> None:
+    run_build(load_config(None, values=toy_values(tmp_path / "a")))
+    run_build(load_config(None, values=toy_values(tmp_path / "b", leakage_pairs=True)))
+    plain, leaky = _files(tmp_path / "a"), _files(tmp_path / "b")
+    assert plain["sft_train.jsonl"] == leaky["sft_train.jsonl"]
+    before = read_records(tmp_path / "a" / "dpo_train.jsonl").records
+    after = read_records(tmp_path / "b" / "dpo_train.jsonl").records
+    leaks = [r for r in after if r.metadata.model_extra["rejected_kind"] == "leak"]
+    assert {r.metadata.kind for r in before} & {"none", "neutral"} == set()
+    assert leaks and {r.metadata.kind for r in leaks} <= {"none", "neutral"}
+    assert sorted(r.id for r in after if r not in leaks) == sorted(r.id for r in before)
+    sft = {
+        (r.id, r.metadata.model_extra["candidate"]): r.messages[-1].content
+        for r in read_records(tmp_path / "b" / "sft_train.jsonl").records
+    }
+    marked = _marked_checks()
+    same = [r for r in leaks if (r.id.rsplit("/c", 1)[0], r.metadata.model_extra["candidate"]) in sft]
+    assert same
+    for record in same:  # chosen = the SFT target of the same candidate: its raw answer
+        assert record.chosen == sft[(record.id.rsplit("/c", 1)[0], record.metadata.model_extra["candidate"])]
+    for record in leaks:
+        added = [c for c in marked if check(c, record.rejected) and not check(c, record.chosen)]
+        assert added, record.id  # the rejected answer shows a marked format the chosen one lacks
+
+
+def _marked_checks() -> list[Check]:
+    from metaalign.preferences import MARKED
+
+    library = load_library(LIBRARY)
+    return [p.check for p in library.all if p.check is not None and p.check.id in MARKED]
+
+
 def test_held_out_instructions_and_phrasings_stay_out_of_training(toy_config) -> None:
     run_build(toy_config)
     out = Path(toy_config.output_dir)

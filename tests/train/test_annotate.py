@@ -7,7 +7,7 @@ from pathlib import Path
 
 from metaalign.engine import FakeEngine
 from metaalign.records import PreferenceRecord
-from metaalign.train.annotate import annotate, expected_from
+from metaalign.train.annotate import annotate, expected_from, stratified
 from metaalign.train.on_policy_samples import SampleSettings, read_samples, sample_all
 
 CAPS = {"id": "all_caps", "params": {}, "expect": True, "tier": "user"}
@@ -83,3 +83,22 @@ def test_sampling_resumes_and_ignores_a_torn_line(tmp_path: Path) -> None:
     assert got["r1"] == got["r2"] == ["answer seed 7", "answer seed 8"]
     assert len(calls) == 4  # two prompts x k=2
     assert read_samples(path) == got  # the torn line was cut, every line parses
+
+
+def test_stratified_spreads_over_kinds_before_type_groups() -> None:
+    def of(kind: str, check: str, i: int) -> PreferenceRecord:
+        base = record(f"{kind}-{check}-{i}", None).model_dump()
+        base["metadata"] = {"checks": [{"id": check, "params": {}, "expect": True}], "kind": kind}
+        return PreferenceRecord.model_validate(base)
+
+    # agree has 6 type groups of 2, none 1 group of 6: grouping by (kind, types) alone would give
+    # none 1 of the first 7 picks; kinds first gives it every second pick.
+    records = [of("agree", f"t{g}", i) for g in range(6) for i in range(2)] + [
+        of("none", "t", i) for i in range(6)
+    ]
+    picked = stratified(records, 8, seed=3)
+    kinds = [r.id.split("-")[0] for r in picked]
+    assert kinds.count("none") == 4 and kinds.count("agree") == 4
+    assert len({r.id.split("-")[1] for r in picked if r.id.startswith("agree")}) == 4  # 4 groups
+    assert stratified(records, 8, seed=3) == picked  # seeded
+    assert sorted(r.id for r in stratified(records, None)) == sorted(r.id for r in records)

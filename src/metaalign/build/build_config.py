@@ -115,6 +115,9 @@ class BuildConfig(BaseModel):
     conflict_user_share: float | None = Field(None, ge=0.0, le=1.0)
     # framed variants added per verifiable train phrasing and tier (preferences/data/frames.v1.yaml)
     paraphrases: int = Field(0, ge=0)
+    # DPO pairs for prompts with no verifiable preference (kinds none and neutral): chosen = the raw
+    # answer, rejected = it with a marked format nobody asked for, so DPO also teaches "add nothing"
+    leakage_pairs: bool = False
 
     @field_validator("types")
     @classmethod

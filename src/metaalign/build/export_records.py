@@ -2,12 +2,14 @@
 
 Owns which stored responses become records (chosen = verified or judged better; rejected =
 the raw candidate when it fails, or the losing-tier version of a conflict, or the judged
-worse answer) and the file layout. Records are sorted by id, so the same store gives
-byte-identical files. Statistics live in build_stats.py.
+worse answer, or with `leakage_pairs` the raw answer plus an unasked format) and the file
+layout. Records are sorted by id, so the same store gives byte-identical files. Statistics
+live in build_stats.py.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from metaalign.build.assign import UNCHECKED_KINDS, MetaPrompt
 from metaalign.build.build_config import BuildConfig
 from metaalign.build.candidates import candidate_text
 from metaalign.build.respond import JUDGED_KINDS, expected_for, response_id
+from metaalign.preferences import MARKED, Check, check, satisfy_checks
 from metaalign.records import PreferenceRecord, RecordMeta, SFTRecord, write_records
 
 EXTENSIONS = {"jsonl": ".jsonl", "parquet": ".parquet", "datasets": ""}
@@ -99,8 +102,11 @@ def sft_records(plan: Sequence[MetaPrompt], instructions: dict[str, Any], data: 
     return sorted(records, key=lambda r: r.id)
 
 
-def _pairs(mp: MetaPrompt, k: int, data: Collected) -> list[tuple[str, str, str, str]]:
-    """(kind, chosen, rejected, source) pairs of candidate k, most instructive first."""
+def _pairs(
+    mp: MetaPrompt, k: int, data: Collected, leaks: Sequence[Check] = ()
+) -> list[tuple[str, str, str, str]]:
+    """(kind, chosen, rejected, source) pairs of candidate k, most instructive first. With `leaks`,
+    a prompt with no verifiable preference gets one: its raw answer over a leaked format."""
     raw = data.raw(mp, k)
     verdict = data.judgments.get(f"{mp.id}/c{k}/judge")
     if verdict is not None:
@@ -112,9 +118,12 @@ def _pairs(mp: MetaPrompt, k: int, data: Collected) -> list[tuple[str, str, str,
     if mp.kind == "open":
         return []
     picked = _chosen(mp, k, data)
-    if picked is None or mp.kind in UNCHECKED_KINDS:
+    if picked is None:
         return []
     chosen, source = picked
+    if mp.kind in UNCHECKED_KINDS:
+        leaked = leaked_answer(chosen, leaks, f"{mp.id}/c{k}")
+        return [("leak", chosen, leaked, source)] if leaked is not None else []
     pairs = []
     loser = data.responses.get(response_id(mp.id, k, "loser"))
     if loser is not None and loser["verified"] is False and loser["text"]:
@@ -125,12 +134,40 @@ def _pairs(mp: MetaPrompt, k: int, data: Collected) -> list[tuple[str, str, str,
     return pairs
 
 
+def leak_checks(plan: Sequence[MetaPrompt]) -> list[Check]:
+    """The marked formats (`MARKED`) the plan's own preferences ask for, in a fixed order: the
+    formats a leakage pair's rejected answer adds. Held-out phrasings never enter a train plan."""
+    found = {p.check for mp in plan for p in (mp.system, mp.user) if p is not None and p.check is not None}
+    return sorted((c for c in found if c.id in MARKED), key=repr)
+
+
+def leaked_answer(answer: str, leaks: Sequence[Check], key: str) -> str | None:
+    """`answer` with one of `leaks` added (the first, from a seeded start, that changes it and
+    then holds), or None when there are none or the answer is empty."""
+    if not leaks or not answer.strip():
+        return None
+    start = zlib.crc32(key.encode())
+    for i in range(len(leaks)):
+        c = leaks[(start + i) % len(leaks)]
+        leaked = satisfy_checks([c], answer)
+        if leaked != answer and check(c, leaked) and not check(c, answer):
+            return leaked
+    return None
+
+
 def dpo_records(
-    plan: Sequence[MetaPrompt], instructions: dict[str, Any], data: Collected, per_prompt: int
+    plan: Sequence[MetaPrompt],
+    instructions: dict[str, Any],
+    data: Collected,
+    per_prompt: int,
+    *,
+    leakage: bool = False,
 ) -> list[PreferenceRecord]:
+    """The split's DPO records; with `leakage`, none/neutral prompts get leakage pairs too."""
     records = []
+    leaks = leak_checks(plan) if leakage else []
     for mp in plan:
-        found = [(k, *pair) for k in range(_k_count(data, mp)) for pair in _pairs(mp, k, data)]
+        found = [(k, *pair) for k in range(_k_count(data, mp)) for pair in _pairs(mp, k, data, leaks)]
         found.sort(key=lambda p: (p[1] != "loser", p[0]))  # losing-tier pairs teach priority: first
         seen: set[tuple[str, str]] = set()
         instruction = instructions[mp.instruction_id]

@@ -188,7 +188,9 @@ def _export(
     for split, label in (("train", "train"), (config.held_out_split, "test")):
         part = [mp for mp in plan if mp.split == split]
         sft = export_records.sft_records(part, instructions, data)
-        dpo = export_records.dpo_records(part, instructions, data, config.pairs_per_meta_prompt)
+        dpo = export_records.dpo_records(
+            part, instructions, data, config.pairs_per_meta_prompt, leakage=config.leakage_pairs
+        )
         for name, records in ((f"sft_{label}", sft), (f"dpo_{label}", dpo)):
             for fmt, path in export_records.write_split(config, name, records).items():
                 paths[f"{name}.{fmt}"] = path

@@ -23,13 +23,6 @@ CONFLICTS = {"system": 150, "user": 150}  # conflicts won by each tier (user win
 CONTROLS = 100  # cases with no verifiable preference stated; each checks every marked format
 MIN_PHRASINGS = 5
 SKIP_CATEGORIES = frozenset({"harmful_probe"})  # format preferences on harmful probes muddle two things
-# Formats an answer shows only when it means to: on a control case any of them is leakage. Every
-# phrasing's parameters in the library (train and test) are checked, so a trained tail such as
-# "Hope this helps." counts too.
-MARKED = (
-    "all_caps", "all_lowercase", "bullet_list", "ends_with", "ends_with_question", "highlighted",
-    "json_object", "numbered_list", "placeholders", "postscript", "quoted", "starts_with", "title_format",
-)  # fmt: skip
 # What the offline transforms write when they pad or insert: seen in an answer nobody asked to pad,
 # it is leakage of training filler (see checks_length.filler and includes_keywords_transform).
 FILLER_TAILS = ("these notes cover every point", "This covers")
@@ -213,7 +206,7 @@ def _spread(rng: random.Random, pairs: list, n: int) -> list:
 def leakage_checks(library=None) -> tuple[SuiteCheck, ...]:
     """Every marked format with each parameter set the library uses, plus the training fillers;
     a check that a plain answer passes is left out (it could not tell leakage from a normal answer)."""
-    from metaalign.preferences import Check, check, load_library
+    from metaalign.preferences import MARKED, Check, check, load_library
 
     library = library or load_library()
     params: dict[tuple[str, str], dict] = {}

@@ -8,6 +8,7 @@ or reports (the build, train and eval packages).
 from metaalign.preferences.check_types import Check, Checker, Cost, Param
 from metaalign.preferences.checkers import (
     CHECKERS,
+    MARKED,
     check,
     check_problems,
     conflicting,
@@ -23,6 +24,7 @@ from metaalign.preferences.verify import ExpectedCheck, expected_checks, failure
 
 __all__ = [
     "CHECKERS",
+    "MARKED",
     "Check",
     "Checker",
     "Cost",

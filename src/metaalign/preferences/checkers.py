@@ -21,6 +21,12 @@ from metaalign.preferences.conflicts import pair_conflict
 CHECKERS: Mapping[str, Checker] = MappingProxyType(
     {c.id: c for c in (*LENGTH_CHECKERS, *STYLE_CHECKERS, *LAYOUT_CHECKERS, *CONTENT_CHECKERS)}
 )
+# Formats an answer shows only when it means to: where no preference asks for one, any of them is
+# leakage (the eval's controls check them; a build's leakage pairs teach the model not to add them).
+MARKED = (
+    "all_caps", "all_lowercase", "bullet_list", "ends_with", "ends_with_question", "highlighted",
+    "json_object", "numbered_list", "placeholders", "postscript", "quoted", "starts_with", "title_format",
+)  # fmt: skip
 
 
 def get_checker(checker_id: str) -> Checker:

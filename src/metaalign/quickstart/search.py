@@ -68,8 +68,8 @@ def _build(settings: Mapping[str, Any], root: Path) -> Path:
 def _train(settings: Mapping[str, Any], build: Path, out: Path) -> Path:
     """SFT, then two-stage DPO when `train.dpo` is set; returns the exported model folder.
 
-    The SFT run is shared by every variant with the same build and SFT settings (root/sft/<hash>),
-    so DPO variants of one SFT model train it once.
+    The SFT run is shared by every variant with the same SFT data and settings (root/sft/<hash>),
+    so DPO variants of one SFT model train it once, also over builds that differ only in DPO pairs.
     """
     from metaalign.train.run import train_sft
     from metaalign.train.two_stage_pipeline import export_once, two_stage
@@ -77,7 +77,8 @@ def _train(settings: Mapping[str, Any], build: Path, out: Path) -> Path:
     train = dict(settings.get("train", {}))
     shared = {k: settings[k] for k in ("model", "seed", "threads") if k in settings}
     sft = {**train.get("sft", {}), "train_file": str(build / "sft_train.jsonl")}
-    sft_dir = out.parent / "sft" / _fingerprint({**shared, **sft})
+    data = hashlib.sha256((build / "sft_train.jsonl").read_bytes()).hexdigest()  # not its path
+    sft_dir = out.parent / "sft" / _fingerprint({**shared, **sft, "train_file": data})
     sft_run = train_sft({**shared, **sft, "output_dir": str(sft_dir)})
     if not train.get("dpo"):
         return export_once(sft_run, out / "model")

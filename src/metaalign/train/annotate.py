@@ -114,27 +114,43 @@ async def judged_pair(
 
 
 def stratified(records: Sequence[PreferenceRecord], n: int | None, seed: int = 0) -> list[PreferenceRecord]:
-    """`n` records (all when None) spread over (kind, winning check types, placement) groups:
-    one from each group in turn, groups and their members in a seeded order."""
+    """`n` records (all when None) spread over kinds first, then over (winning check types,
+    placement) groups within a kind: one record from each kind in turn, each kind taking one
+    from each of its groups in turn; kinds, groups and members in a seeded order.
+
+    Kinds first: a kind with many type combinations (agree, conflict) would otherwise take most
+    of the picks, and the kinds that teach "add nothing" (none, neutral) few.
+    """
     import random
 
-    groups: dict[tuple, list[PreferenceRecord]] = {}
+    rng = random.Random(seed)
+    kinds: dict[Any, dict[tuple, list[PreferenceRecord]]] = {}
     for record in records:
         meta = record.metadata.model_extra or {}
         wanted = tuple(sorted(c["id"] for c in meta.get("checks") or [] if c.get("expect", True)))
         placement = (record.system_info is not None, record.user_info is not None)
-        groups.setdefault((meta.get("kind"), wanted, placement), []).append(record)
-    rng = random.Random(seed)
+        kinds.setdefault(meta.get("kind"), {}).setdefault((wanted, placement), []).append(record)
+    queues = {kind: _round_robin(groups, rng) for kind, groups in sorted(kinds.items(), key=repr)}
+    order = list(queues)
+    rng.shuffle(order)
+    out: list[PreferenceRecord] = []
+    limit = len(records) if n is None else min(n, len(records))
+    while len(out) < limit:
+        for kind in order:
+            if queues[kind] and len(out) < limit:
+                out.append(queues[kind].pop(0))
+    return out
+
+
+def _round_robin(groups: dict[tuple, list[PreferenceRecord]], rng: Any) -> list[PreferenceRecord]:
+    """Every member of `groups`, one from each group in turn (groups and members shuffled)."""
     keys = sorted(groups, key=repr)
     rng.shuffle(keys)
     for key in keys:
         rng.shuffle(groups[key])
     out: list[PreferenceRecord] = []
-    limit = len(records) if n is None else min(n, len(records))
-    while len(out) < limit:
-        for key in keys:
-            if groups[key] and len(out) < limit:
-                out.append(groups[key].pop())
+    while any(groups[key] for key in keys):
+        out.extend(groups[key].pop() for key in keys if groups[key])
     return out
 
 
