@@ -89,6 +89,14 @@ class MetaAlignDPOTrainer(DPOTrainer):
         return self._shared_prompt and plain and fast_path_ok(self)
 
     def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
+        """Under several processes the dataset lives on disk (`shared_dataset`) and each map
+        writes a cache file beside it: rank 0 maps first, the others then read its files."""
+        from accelerate import PartialState
+
+        with PartialState().main_process_first():
+            return self._prepare_rows(dataset, processing_class, args, dataset_name)
+
+    def _prepare_rows(self, dataset, processing_class, args, dataset_name):
         if not set(TOKEN_COLUMNS) <= set(dataset.column_names):
             return super()._prepare_dataset(dataset, processing_class, args, dataset_name)
         limit = args.max_length
