@@ -75,14 +75,17 @@ def baseline(engine, reqs) -> tuple[int, float, list[str]]:
 
 
 def systems(args, si: str):
-    """(name, engine, run) for every system of the run; the fp32 engine first."""
+    """(name, engine, run) for every system of the run: generate on the stock model (no fused
+    projections), then our fp32 engine."""
     from metaalign.engine.hf import TransformersEngine
 
-    fp32 = TransformersEngine.from_pretrained(args.model, dtype="fp32", batch_size=max(args.batches))
-    out = [("transformers.generate fp32", fp32, baseline), ("ours fp32", fp32, ours)]
+    batch = max(args.batches)
+    stock = TransformersEngine.from_pretrained(args.model, dtype="fp32", fuse=False, batch_size=batch)
+    fp32 = TransformersEngine.from_pretrained(args.model, dtype="fp32", batch_size=batch)
+    out = [("transformers.generate fp32", stock, baseline), ("ours fp32", fp32, ours)]
     for dtype in args.dtypes:
         if dtype != "fp32":
-            engine = TransformersEngine.from_pretrained(args.model, dtype=dtype, batch_size=max(args.batches))
+            engine = TransformersEngine.from_pretrained(args.model, dtype=dtype, batch_size=batch)
             out.append((f"ours {dtype}", engine, ours))
     try:
         import ctranslate2  # noqa: F401
@@ -93,7 +96,7 @@ def systems(args, si: str):
 
     for dtype in args.ct2:
         engine = CTranslate2Engine.from_pretrained(
-            args.model, dtype=dtype, threads=torch.get_num_threads(), batch_size=max(args.batches)
+            args.model, dtype=dtype, threads=torch.get_num_threads(), batch_size=batch
         )
         out.append((f"CTranslate2 {dtype} + static_prompt", engine, ours))
     return out

@@ -57,17 +57,21 @@ class TransformersEngine:
 
     @classmethod
     def from_pretrained(
-        cls, ref: str = DEFAULT_MODEL, *, dtype: str | None = None, **kw: Any
+        cls, ref: str = DEFAULT_MODEL, *, dtype: str | None = None, fuse: bool = True, **kw: Any
     ) -> TransformersEngine:
         """The engine for model `ref` with weights in `dtype`: fp32, bf16 or int8 (precision.py).
 
-        None: DEFAULT_DTYPE on a CPU, the loader's own choice (bf16 or fp16) on a GPU.
+        None: DEFAULT_DTYPE on a CPU, the loader's own choice (bf16 or fp16) on a GPU. `fuse`: one
+        matmul for each MLP's gate and up projections (fusion.py; the same greedy texts, faster).
         """
+        from metaalign.engine.fusion import fuse_mlps
         from metaalign.engine.precision import DEFAULT_DTYPE, apply_dtype, check_dtype
         from metaalign.models import load_model, load_tokenizer
 
         name = check_dtype(dtype) if dtype else None
         model = load_model(ref, dtype="float32" if name else None)
+        if fuse:
+            fuse_mlps(model)
         if name is None and model.device.type == "cpu":
             name = DEFAULT_DTYPE
         engine = cls(apply_dtype(model, name) if name else model, load_tokenizer(ref), **kw)
