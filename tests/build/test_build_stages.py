@@ -83,6 +83,40 @@ def test_conflict_user_share_sets_how_often_user_info_wins(tmp_path: Path) -> No
     assert unset.conflict(rng_a) == rng_b.choice(unset.conflict_pairs[key])
 
 
+def test_conflict_rules_weight_the_priority_rule_that_decides_a_conflict(tmp_path: Path) -> None:
+    import random
+
+    from metaalign.preferences import deciding_rule
+
+    _, _, library = _setup(tmp_path)
+    rules = {deciding_rule(s, u).id for s, u in Pools(library, "train").conflicts}
+    assert {"delegated", "format"} <= rules  # the toy library has both
+    only = {r: 0.0 for r in rules} | {"delegated": 1.0}
+    pools = Pools(library, "train", rules=only)
+    drawn = [pools.conflict(random.Random(i)) for i in range(40)]
+    assert all(s.delegates and winner(s, u) == "user" for s, u in drawn)
+    even = Pools(library, "train", rules=dict.fromkeys(rules, 1.0))
+    counts = {r: 0 for r in rules}
+    for i in range(600):
+        counts[deciding_rule(*even.conflict(random.Random(i))).id] += 1
+    # each rule drawn with p = 1/len(rules): within 4 sd of 600 p
+    p = 1 / len(rules)
+    sd = (600 * p * (1 - p)) ** 0.5
+    assert all(abs(n - 600 * p) <= 4 * sd for n in counts.values()), counts
+
+
+def test_conflict_rules_must_name_priority_rules(tmp_path: Path) -> None:
+    import pytest
+
+    from metaalign.errors import MetaAlignError
+
+    expected = r"field 'conflict_rules': unknown priority rules \['delegate'\]; known: delegated, safety"
+    with pytest.raises(MetaAlignError, match=expected):
+        load_config(None, values=toy_values(tmp_path, conflict_rules={"delegate": 1.0}))
+    config = load_config(None, values=toy_values(tmp_path, conflict_rules={"delegated": 2.0}))
+    assert config.conflict_rules == {"delegated": 2.0}
+
+
 def test_offline_rows_satisfy_the_winner_and_make_a_loser_version(tmp_path: Path) -> None:
     _, instructions, library = _setup(tmp_path)
     pools = Pools(library, "train")

@@ -3,7 +3,8 @@
 Owns instruction selection per split, the preference pools, and the meta-prompt kinds (conflict,
 agree, system_only, user_only, background, neutral, none, open), with the one priority function
 `metaalign.preferences.winner` deciding conflicts. Checked preferences are drawn type first (by
-the build's per-type weights), conflicts winner first (when a share is set), then type pair. It
+the build's per-type weights), conflicts winner first (when a share is set), then deciding
+priority rule (when weighted), then type pair. It
 generates nothing and writes nothing.
 """
 
@@ -95,6 +96,12 @@ def _by_type(prefs: Sequence[Any]) -> dict[str, list[Any]]:
     return groups
 
 
+def _narrowed(pairs: Mapping[Any, list[Any]], keep: Any) -> dict[Any, list[Any]]:
+    """`pairs` (type pair -> conflicting pairs) with only the pairs `keep` accepts; all if none is."""
+    kept = {k: [p for p in v if keep(p)] for k, v in pairs.items()}
+    return {k: v for k, v in kept.items() if v} or dict(pairs)
+
+
 class Pools:
     """The preferences of one split, grouped by how a meta-prompt kind uses them.
 
@@ -103,6 +110,8 @@ class Pools:
     drawn by (System type, User type) pair, weighted by the product of the two types' weights.
     `user_share` (None: as the pairs fall) first decides how often the conflict is one the priority
     matrix gives to User Info, so a model cannot score by always siding with System Info.
+    `rules` (priority rule id -> weight, 1.0 when absent; empty: as the pairs fall) then draws the
+    rule that decides the conflict, so rare rules (System Info delegating) get their share.
     """
 
     def __init__(
@@ -111,11 +120,13 @@ class Pools:
         split: str,
         weights: Mapping[str, float] | None = None,
         user_share: float | None = None,
+        rules: Mapping[str, float] | None = None,
     ) -> None:
-        from metaalign.preferences import conflicting, winner
+        from metaalign.preferences import conflicting, deciding_rule
 
         self.weights = dict(weights or {})
         self.user_share = user_share
+        self.rules = dict(rules or {})
         prefs = sorted((p for p in library.all if p.split == split), key=lambda p: p.id)
         checked = [p for p in prefs if p.check is not None and self.weight(p.check.id) > 0]
         self.system_checked = [p for p in checked if "system" in p.tiers]
@@ -134,10 +145,13 @@ class Pools:
         self.conflict_pairs: dict[tuple[str, str], list[tuple[Any, Any]]] = {}
         for s, u in self.conflicts:
             self.conflict_pairs.setdefault((s.check.id, u.check.id), []).append((s, u))
-        self.conflict_winner = {(s.id, u.id): winner(s, u) for s, u in self.conflicts}
+        self.conflict_rule = {(s.id, u.id): deciding_rule(s, u) for s, u in self.conflicts}
 
     def _won(self, pair: tuple[Any, Any]) -> str:
-        return self.conflict_winner[pair[0].id, pair[1].id]
+        return self.conflict_rule[pair[0].id, pair[1].id].winner
+
+    def _rule(self, pair: tuple[Any, Any]) -> str:
+        return self.conflict_rule[pair[0].id, pair[1].id].id
 
     def weight(self, type_id: str) -> float:
         return float(self.weights.get(type_id, 1.0))
@@ -164,12 +178,18 @@ class Pools:
         return rng.choice(groups[chosen])
 
     def conflict(self, rng: random.Random) -> tuple[Any, Any]:
-        """A conflicting pair: its winner by `user_share` (if set), then a type pair by weight."""
+        """A conflicting pair: its winner by `user_share` (if set), its deciding rule by `rules`
+        (if set), then a type pair by weight."""
         pairs = self.conflict_pairs
         if self.user_share is not None:
             side = "user" if rng.random() < self.user_share else "system"
-            sided = {k: [p for p in v if self._won(p) == side] for k, v in pairs.items()}
-            pairs = {k: v for k, v in sided.items() if v} or pairs
+            pairs = _narrowed(pairs, lambda p: self._won(p) == side)
+        if self.rules:
+            present = sorted({self._rule(p) for v in pairs.values() for p in v})
+            weights = [float(self.rules.get(r, 1.0)) for r in present]
+            if any(weights):
+                rule = rng.choices(present, weights=weights)[0]
+                pairs = _narrowed(pairs, lambda p: self._rule(p) == rule)
         keys = sorted(pairs)
         key = rng.choices(keys, weights=[self.weight(s) * self.weight(u) for s, u in keys])[0]
         return rng.choice(pairs[key])

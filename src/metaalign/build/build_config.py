@@ -113,6 +113,10 @@ class BuildConfig(BaseModel):
     # share of conflicts the priority matrix gives to User Info (System Info delegates, or only
     # states a taste); None: as the library's pairs fall (about 3 in 10 of the train split's)
     conflict_user_share: float | None = Field(None, ge=0.0, le=1.0)
+    # weight of each priority rule (priority.yaml ids: delegated, policy, format, silent; 1.0 when
+    # absent) when drawing which rule decides a conflict; empty: as the library's pairs fall
+    # (about 1 in 10 train conflicts is one System Info delegates)
+    conflict_rules: dict[str, float] = Field(default_factory=dict)
     # framed variants added per verifiable train phrasing and tier (preferences/data/frames.v1.yaml)
     paraphrases: int = Field(0, ge=0)
     # DPO pairs for prompts with no verifiable preference (kinds none and neutral): chosen = the raw
@@ -129,6 +133,19 @@ class BuildConfig(BaseModel):
             raise ValueError(f"unknown preference types {unknown}; known: {', '.join(sorted(CHECKERS))}")
         if any(w < 0 for w in value.values()):
             raise ValueError("type weights must be >= 0")
+        return value
+
+    @field_validator("conflict_rules")
+    @classmethod
+    def _known_rules(cls, value: dict[str, float]) -> dict[str, float]:
+        from metaalign.preferences.priority import default_rules
+
+        known = [r.id for r in default_rules()]
+        unknown = sorted(set(value) - set(known))
+        if unknown:
+            raise ValueError(f"unknown priority rules {unknown}; known: {', '.join(known)}")
+        if any(w < 0 for w in value.values()):
+            raise ValueError("rule weights must be >= 0")
         return value
 
     @model_validator(mode="after")

@@ -68,7 +68,7 @@ def plan_build(config: BuildConfig, inputs: Inputs) -> tuple[list[Any], list[Met
             from metaalign.preferences.paraphrase import with_paraphrases
 
             library = with_paraphrases(library, config.paraphrases, config.seed)
-        pools = Pools(library, split, config.types, config.conflict_user_share)
+        pools = Pools(library, split, config.types, config.conflict_user_share, config.conflict_rules)
         selected += chosen
         plan += [mp for i in chosen for mp in assign(i, pools, config, judged)]
     return selected, plan
