@@ -85,6 +85,16 @@ class MixConfig(BaseModel):
     safety: float = Field(3.0, ge=0.0)
 
 
+def _weights(value: dict[str, float], known: list[str], what: str, unit: str) -> dict[str, float]:
+    """`value` (name -> weight) if every name is in `known` and no weight is negative."""
+    unknown = sorted(set(value) - set(known))
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown}; known: {', '.join(known)}")
+    if any(w < 0 for w in value.values()):
+        raise ValueError(f"{unit} weights must be >= 0")
+    return value
+
+
 class BuildConfig(BaseModel):
     """The whole build. Sizes: `instructions_train` x `meta_prompts` SFT records (about), K candidates."""
 
@@ -128,25 +138,14 @@ class BuildConfig(BaseModel):
     def _known_types(cls, value: dict[str, float]) -> dict[str, float]:
         from metaalign.preferences import CHECKERS
 
-        unknown = sorted(set(value) - set(CHECKERS))
-        if unknown:
-            raise ValueError(f"unknown preference types {unknown}; known: {', '.join(sorted(CHECKERS))}")
-        if any(w < 0 for w in value.values()):
-            raise ValueError("type weights must be >= 0")
-        return value
+        return _weights(value, sorted(CHECKERS), "preference types", "type")
 
     @field_validator("conflict_rules")
     @classmethod
     def _known_rules(cls, value: dict[str, float]) -> dict[str, float]:
         from metaalign.preferences.priority import default_rules
 
-        known = [r.id for r in default_rules()]
-        unknown = sorted(set(value) - set(known))
-        if unknown:
-            raise ValueError(f"unknown priority rules {unknown}; known: {', '.join(known)}")
-        if any(w < 0 for w in value.values()):
-            raise ValueError("rule weights must be >= 0")
-        return value
+        return _weights(value, [r.id for r in default_rules()], "priority rules", "rule")
 
     @model_validator(mode="after")
     def _endpoint_when_needed(self) -> BuildConfig:
