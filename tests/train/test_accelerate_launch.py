@@ -34,8 +34,9 @@ SFT_RECIPE = ROOT / "recipes" / "smollm2-135m" / "sft.yaml"
 DPO_RECIPE = ROOT / "recipes" / "smollm2-135m" / "dpo.yaml"
 PER_DEVICE = 2  # b: the one-process reference trains 2b = all 4 fixture records per step
 SFT_STEPS, SAVE_EVERY, DPO_STEPS = 6, 2, 3
-TINY = {"threads": 1, "warmup_steps": 0, "logging_steps": 1, "max_length": 160, "lora_r": 4,
-        "lora_alpha": 8, "seed": 0, "lr_scheduler_type": "constant"}  # fmt: skip
+TINY = {"threads": 1, "precision": "fp32", "warmup_steps": 0, "logging_steps": 1, "max_length": 160,
+        "lora_r": 4, "lora_alpha": 8, "seed": 0, "lr_scheduler_type": "constant"}  # fmt: skip
+# fp32 on every CPU (auto picks bf16 where the CPU has AMX, and bf16 rounding exceeds the tolerance).
 # 2 processes sum the same fp32 terms in another order (per rank, then all-reduce) and score the
 # loss through TRL's full LM head rather than the compact one; see LOSS_TOLERANCE_NOTE.
 LOSS_TOLERANCE = 2e-3
