@@ -53,6 +53,16 @@ def test_skips_are_counted_with_their_reason() -> None:
     assert stats.skipped == {"every sample passes": 1, "not verifiable and no judge configured": 1}
 
 
+def test_with_build_pairs_an_all_pass_or_unverifiable_prompt_keeps_the_builds_own_pair() -> None:
+    same = record("same", None).model_copy(update={"rejected": "x"})  # chosen == rejected: no pair
+    records = [record("all-pass", [CAPS]), record("open", None), same]
+    samples = {"all-pass": ["YES", "NO"], "open": ["a", "b"], "same": ["a"]}
+    pairs, stats = annotate(records, samples, build_pairs=True)
+    assert [(p.id, p.chosen, p.rejected) for p in pairs] == [("all-pass", "x", "y"), ("open", "x", "y")]
+    assert stats.from_build == 2
+    assert stats.skipped == {"every sample passes": 1, "not verifiable and no judge configured": 1}
+
+
 def test_a_judge_labels_non_verifiable_prompts() -> None:
     class FakeJudge:
         async def judge(self, *, answer_a: str, answer_b: str, **_: object):

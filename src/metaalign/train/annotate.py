@@ -164,7 +164,8 @@ def annotate(
     """One on-policy pair per record where the rules allow; returns the pairs and the tally.
 
     With `build_pairs`, a verifiable prompt whose samples give no pair (all pass, say) keeps the
-    build's own pair (the record's chosen and rejected), counted as `from_build`.
+    build's own pair (the record's chosen and rejected), counted as `from_build`; so does a prompt
+    with nothing to verify (a none/neutral prompt's leakage pair) when no judge is configured.
     """
     stats = AnnotationStats()
     pairs: list[PreferenceRecord] = []
@@ -172,17 +173,21 @@ def annotate(
     for record in records:
         texts = samples.get(record.id, [])
         expected = expected_from(record)
+        has_build_pair = build_pairs and record.chosen != record.rejected
         if expected:
             pair = verified_pair(record, texts, expected, stats)
-            if pair is None and build_pairs and record.chosen != record.rejected:
+            if pair is None and has_build_pair:
                 stats.from_build += 1
                 pair = record
             if pair is not None:
                 pairs.append(pair)
-        elif judge is None:
-            stats.skip("not verifiable and no judge configured")
-        else:
+        elif judge is not None:
             pending.append(judged_pair(record, texts, judge, stats))
+        elif has_build_pair:  # a none/neutral prompt's leakage pair: nothing to verify on-policy
+            stats.from_build += 1
+            pairs.append(record)
+        else:
+            stats.skip("not verifiable and no judge configured")
     if pending:
         pairs += [p for p in asyncio.run(_gather(pending)) if p is not None]
     return pairs, stats
