@@ -62,14 +62,14 @@ def test_precision_table() -> None:
     assert not cpu_has_native_bf16("flags : fpu avx2 avx512f avx512_bf16")
 
 
-def test_auto_config_on_this_cpu_turns_trl_defaults_off(tmp_path: Path) -> None:
+@pytest.mark.parametrize("amx", [False, True])
+def test_auto_config_on_a_cpu_turns_trl_defaults_off(tmp_path: Path, monkeypatch, amx: bool) -> None:
+    from metaalign.train import hardware
     from metaalign.train.configs import sft_config
-    from metaalign.train.hardware import detect
 
-    if detect().device != "cpu" or detect().native_bf16:
-        pytest.skip("checks the plain-CPU policy")
+    monkeypatch.setattr(hardware, "detect", lambda: Hardware("cpu", amx))
     config = sft_config(output_dir=str(tmp_path))
-    assert (config.bf16, config.fp16, config.activation_checkpointing) == (False, False, False)
+    assert (config.bf16, config.fp16, config.activation_checkpointing) == (amx, False, False)
     forced = sft_config(output_dir=str(tmp_path), gradient_checkpointing=True)
     assert forced.activation_checkpointing is True  # the user's explicit value wins
     assert sft_config(output_dir=str(tmp_path), learning_rate=1e-5).learning_rate == 1e-5
