@@ -173,21 +173,17 @@ def annotate(
     for record in records:
         texts = samples.get(record.id, [])
         expected = expected_from(record)
-        has_build_pair = build_pairs and record.chosen != record.rejected
-        if expected:
-            pair = verified_pair(record, texts, expected, stats)
-            if pair is None and has_build_pair:
-                stats.from_build += 1
-                pair = record
-            if pair is not None:
-                pairs.append(pair)
-        elif judge is not None:
+        if not expected and judge is not None:
             pending.append(judged_pair(record, texts, judge, stats))
-        elif has_build_pair:  # a none/neutral prompt's leakage pair: nothing to verify on-policy
-            stats.from_build += 1
-            pairs.append(record)
-        else:
+            continue
+        pair = verified_pair(record, texts, expected, stats) if expected else None
+        if pair is None and build_pairs and record.chosen != record.rejected:
+            stats.from_build += 1  # all samples passed, or nothing to verify (a leakage pair)
+            pair = record
+        elif pair is None and not expected:
             stats.skip("not verifiable and no judge configured")
+        if pair is not None:
+            pairs.append(pair)
     if pending:
         pairs += [p for p in asyncio.run(_gather(pending)) if p is not None]
     return pairs, stats
