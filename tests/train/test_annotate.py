@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from metaalign.engine import FakeEngine
 from metaalign.records import PreferenceRecord
 from metaalign.train.annotate import annotate, expected_from, stratified
@@ -95,12 +97,13 @@ def test_sampling_resumes_and_ignores_a_torn_line(tmp_path: Path) -> None:
     assert read_samples(path) == got  # the torn line was cut, every line parses
 
 
-def test_stratified_spreads_over_kinds_before_type_groups() -> None:
-    def of(kind: str, check: str, i: int) -> PreferenceRecord:
-        base = record(f"{kind}-{check}-{i}", None).model_dump()
-        base["metadata"] = {"checks": [{"id": check, "params": {}, "expect": True}], "kind": kind}
-        return PreferenceRecord.model_validate(base)
+def of(kind: str, check: str, i: int) -> PreferenceRecord:
+    base = record(f"{kind}-{check}-{i}", None).model_dump()
+    base["metadata"] = {"checks": [{"id": check, "params": {}, "expect": True}], "kind": kind}
+    return PreferenceRecord.model_validate(base)
 
+
+def test_stratified_spreads_over_kinds_before_type_groups() -> None:
     # agree has 6 type groups of 2, none 1 group of 6: grouping by (kind, types) alone would give
     # none 1 of the first 7 picks; kinds first gives it every second pick.
     records = [of("agree", f"t{g}", i) for g in range(6) for i in range(2)] + [
@@ -112,3 +115,23 @@ def test_stratified_spreads_over_kinds_before_type_groups() -> None:
     assert len({r.id.split("-")[1] for r in picked if r.id.startswith("agree")}) == 4  # 4 groups
     assert stratified(records, 8, seed=3) == picked  # seeded
     assert sorted(r.id for r in stratified(records, None)) == sorted(r.id for r in records)
+
+
+def test_kind_weights_give_a_kind_that_many_picks_a_turn() -> None:
+    records = [of("conflict", "t", i) for i in range(20)] + [
+        of(k, "t", i) for k in ("none", "agree") for i in range(20)
+    ]
+    # a turn: conflict 3 picks, none and agree 1 each (unnamed kinds weigh 1) -> 5 a turn; 10 = 2 turns
+    picked = [r.id.split("-")[0] for r in stratified(records, 10, seed=1, kind_weights={"conflict": 3})]
+    assert (picked.count("conflict"), picked.count("none"), picked.count("agree")) == (6, 2, 2)
+    # a fraction carries over: none at 0.5 picks on every second turn; 3 turns of 1 + 1 + 0.5
+    picked = [r.id.split("-")[0] for r in stratified(records, 7, seed=1, kind_weights={"none": 0.5})]
+    assert (picked.count("conflict"), picked.count("none"), picked.count("agree")) == (3, 1, 3)
+    # weights 1 everywhere are the unweighted order
+    assert stratified(records, 9, seed=4, kind_weights={"conflict": 1}) == stratified(records, 9, seed=4)
+
+
+@pytest.mark.parametrize("weight", [0, -1, "2", True])
+def test_a_kind_weight_that_is_not_a_positive_number_is_refused(weight: object) -> None:
+    with pytest.raises(ValueError, match=r"sample.kind_weights.conflict: expected a number above 0"):
+        stratified([of("conflict", "t", 0)], 1, kind_weights={"conflict": weight})

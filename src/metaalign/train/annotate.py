@@ -113,16 +113,27 @@ async def judged_pair(
     return _pair(record, chosen, rejected, off_policy=False, judge=verdict.prompt_version)
 
 
-def stratified(records: Sequence[PreferenceRecord], n: int | None, seed: int = 0) -> list[PreferenceRecord]:
+def stratified(
+    records: Sequence[PreferenceRecord],
+    n: int | None,
+    seed: int = 0,
+    kind_weights: Mapping[str, float] | None = None,
+) -> list[PreferenceRecord]:
     """`n` records (all when None) spread over kinds first, then over (winning check types,
-    placement) groups within a kind: one record from each kind in turn, each kind taking one
+    placement) groups within a kind: each kind in turn takes its weight's worth of picks (1 when
+    `kind_weights` does not name it; fractions carry over to the next turn), each kind taking one
     from each of its groups in turn; kinds, groups and members in a seeded order.
 
     Kinds first: a kind with many type combinations (agree, conflict) would otherwise take most
-    of the picks, and the kinds that teach "add nothing" (none, neutral) few.
+    of the picks, and the kinds that teach "add nothing" (none, neutral) few. `kind_weights`
+    (`{conflict: 3}`) gives a kind more of them, e.g. the conflicts that teach the priority rule.
     """
     import random
 
+    weights = dict(kind_weights or {})
+    for kind, weight in weights.items():
+        if not isinstance(weight, int | float) or isinstance(weight, bool) or weight <= 0:
+            raise ValueError(f"sample.kind_weights.{kind}: expected a number above 0, got {weight!r}")
     rng = random.Random(seed)
     kinds: dict[Any, dict[tuple, list[PreferenceRecord]]] = {}
     for record in records:
@@ -133,12 +144,15 @@ def stratified(records: Sequence[PreferenceRecord], n: int | None, seed: int = 0
     queues = {kind: _round_robin(groups, rng) for kind, groups in sorted(kinds.items(), key=repr)}
     order = list(queues)
     rng.shuffle(order)
+    credit = dict.fromkeys(order, 0.0)
     out: list[PreferenceRecord] = []
     limit = len(records) if n is None else min(n, len(records))
     while len(out) < limit:
         for kind in order:
-            if queues[kind] and len(out) < limit:
+            credit[kind] += weights.get(kind, 1.0)
+            while credit[kind] >= 1 and queues[kind] and len(out) < limit:
                 out.append(queues[kind].pop(0))
+                credit[kind] -= 1
     return out
 
 

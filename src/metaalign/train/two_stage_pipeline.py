@@ -24,8 +24,8 @@ log = logging.getLogger("metaalign.train")
 STAGES_DIR = "stages"  # the stage runner's markers, in the run folder
 SECTIONS = ("sft", "dpo", "sample", "judge")
 SHARED = ("model", "output_dir", "threads", "seed")  # copied into each training stage
-SAMPLE_KEYS = ("prompts_file", "max_prompts", "k", "temperature", "top_p", "max_new_tokens", "seed", "chunk",
-               "batch_size", "build_pairs", "on_policy")  # fmt: skip
+SAMPLE_KEYS = ("prompts_file", "max_prompts", "kind_weights", "k", "temperature", "top_p", "max_new_tokens",
+               "seed", "chunk", "batch_size", "build_pairs", "on_policy")  # fmt: skip
 
 
 def split_config(config: Mapping[str, Any]) -> tuple[dict, dict, dict, dict | None]:
@@ -102,7 +102,8 @@ def annotate_stage(out: Path, sample: dict, judge_values: Mapping[str, Any] | No
     if pairs_path.exists() and (out / "annotation.json").exists():
         return pairs_path
     prompts = unique_prompts(read_records(sample.pop("prompts_file"), "preference").records)
-    prompts = stratified(prompts, sample.pop("max_prompts", None) or None, int(sample.get("seed", 0)))
+    n, weights = sample.pop("max_prompts", None) or None, sample.pop("kind_weights", None)
+    prompts = stratified(prompts, n, int(sample.get("seed", 0)), weights)
     if sample.pop("on_policy", True):
         pairs, stats = _on_policy_pairs(out, prompts, sample, judge_values, merged)
     else:
