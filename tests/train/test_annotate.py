@@ -129,9 +129,12 @@ def test_kind_weights_give_a_kind_that_many_picks_a_turn() -> None:
     assert (picked.count("conflict"), picked.count("none"), picked.count("agree")) == (3, 1, 3)
     # weights 1 everywhere are the unweighted order
     assert stratified(records, 9, seed=4, kind_weights={"conflict": 1}) == stratified(records, 9, seed=4)
+    # 0 leaves a kind out, also when more are asked for than the other kinds hold
+    picked = [r.id.split("-")[0] for r in stratified(records, 50, seed=1, kind_weights={"agree": 0})]
+    assert (picked.count("conflict"), picked.count("none"), picked.count("agree")) == (20, 20, 0)
 
 
-@pytest.mark.parametrize("weight", [0, -1, "2", True])
-def test_a_kind_weight_that_is_not_a_positive_number_is_refused(weight: object) -> None:
-    with pytest.raises(ValueError, match=r"sample.kind_weights.conflict: expected a number above 0"):
+@pytest.mark.parametrize("weight", [-1, "2", True, None])
+def test_a_kind_weight_that_is_not_a_number_of_0_or_more_is_refused(weight: object) -> None:
+    with pytest.raises(ValueError, match=r"sample.kind_weights.conflict: expected a number of 0 or more"):
         stratified([of("conflict", "t", 0)], 1, kind_weights={"conflict": weight})

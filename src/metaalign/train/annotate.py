@@ -121,8 +121,9 @@ def stratified(
 ) -> list[PreferenceRecord]:
     """`n` records (all when None) spread over kinds first, then over (winning check types,
     placement) groups within a kind: each kind in turn takes its weight's worth of picks (1 when
-    `kind_weights` does not name it; fractions carry over to the next turn), each kind taking one
-    from each of its groups in turn; kinds, groups and members in a seeded order.
+    `kind_weights` does not name it; fractions carry over to the next turn; 0 leaves the kind
+    out), each kind taking one from each of its groups in turn; kinds, groups and members in a
+    seeded order.
 
     Kinds first: a kind with many type combinations (agree, conflict) would otherwise take most
     of the picks, and the kinds that teach "add nothing" (none, neutral) few. `kind_weights`
@@ -132,8 +133,8 @@ def stratified(
 
     weights = dict(kind_weights or {})
     for kind, weight in weights.items():
-        if not isinstance(weight, int | float) or isinstance(weight, bool) or weight <= 0:
-            raise ValueError(f"sample.kind_weights.{kind}: expected a number above 0, got {weight!r}")
+        if not isinstance(weight, int | float) or isinstance(weight, bool) or weight < 0:
+            raise ValueError(f"sample.kind_weights.{kind}: expected a number of 0 or more, got {weight!r}")
     rng = random.Random(seed)
     kinds: dict[Any, dict[tuple, list[PreferenceRecord]]] = {}
     for record in records:
@@ -146,7 +147,8 @@ def stratified(
     rng.shuffle(order)
     credit = dict.fromkeys(order, 0.0)
     out: list[PreferenceRecord] = []
-    limit = len(records) if n is None else min(n, len(records))
+    available = sum(len(queues[kind]) for kind in order if weights.get(kind, 1.0) > 0)
+    limit = available if n is None else min(n, available)
     while len(out) < limit:
         for kind in order:
             credit[kind] += weights.get(kind, 1.0)
