@@ -194,7 +194,7 @@ def two_stage_stages(config: Mapping[str, Any]) -> list[Stage]:
         Stage("on-policy", "sample from the SFT model and annotate pairs" if sample.get("on_policy", True)
               else "take the build's own pairs", on_policy, labelled,
               (sample["prompts_file"],), main_only=True),
-        Stage("dpo", "train DPO on the on-policy pairs", train_dpo_stage, {"dpo": _settings(config, "dpo")}),
+        Stage("dpo", "train DPO on the pairs", train_dpo_stage, {"dpo": _settings(config, "dpo")}),
     ]  # fmt: skip
 
 
