@@ -138,3 +138,5 @@ def test_kind_weights_give_a_kind_that_many_picks_a_turn() -> None:
 def test_a_kind_weight_that_is_not_a_number_of_0_or_more_is_refused(weight: object) -> None:
     with pytest.raises(ValueError, match=r"sample.kind_weights.conflict: expected a number of 0 or more"):
         stratified([of("conflict", "t", 0)], 1, kind_weights={"conflict": weight})
+    with pytest.raises(ValueError, match=r"sample.kind_weights: expected a mapping of kind to weight"):
+        stratified([of("conflict", "t", 0)], 1, kind_weights=["conflict", 2])  # type: ignore[arg-type]

@@ -144,3 +144,22 @@ def test_without_on_policy_sampling_the_stratified_prompts_keep_their_build_pair
     assert json.loads((tmp_path / "annotation.json").read_text()) == {
         "prompts": 2, "on_policy": 0, "off_policy": 0, "judged": 0, "from_build": 2, "skipped": {}
     }  # fmt: skip
+
+
+def test_a_kind_weight_naming_no_prompts_kind_is_reported(
+    tmp_path: Path, write_fixture_records, caplog
+) -> None:
+    from metaalign.records import read_records
+    from metaalign.train.two_stage_pipeline import annotate_stage
+
+    prompts = write_fixture_records(tmp_path / "p.jsonl", "preference")
+    sample = {
+        "prompts_file": str(prompts),
+        "max_prompts": 2,
+        "on_policy": False,
+        "kind_weights": {"conflcit": 2},
+    }
+    with caplog.at_level("WARNING", logger="metaalign.train"):
+        pairs_path = annotate_stage(tmp_path, sample, None, tmp_path / "no-model")
+    assert "sample.kind_weights.conflcit: no DPO prompt has this kind" in caplog.text
+    assert len(read_records(pairs_path, "preference").records) == 2  # the other kinds weigh 1 as before

@@ -131,6 +131,8 @@ def stratified(
     """
     import random
 
+    if kind_weights is not None and not isinstance(kind_weights, Mapping):
+        raise ValueError(f"sample.kind_weights: expected a mapping of kind to weight, got {kind_weights!r}")
     weights = dict(kind_weights or {})
     for kind, weight in weights.items():
         if not isinstance(weight, int | float) or isinstance(weight, bool) or weight < 0:

@@ -103,6 +103,13 @@ def annotate_stage(out: Path, sample: dict, judge_values: Mapping[str, Any] | No
         return pairs_path
     prompts = unique_prompts(read_records(sample.pop("prompts_file"), "preference").records)
     n, weights = sample.pop("max_prompts", None) or None, sample.pop("kind_weights", None)
+    kinds = {(r.metadata.model_extra or {}).get("kind") for r in prompts}
+    for name in sorted(set(weights or {}) - kinds) if isinstance(weights, Mapping) else ():
+        log.warning(
+            "sample.kind_weights.%s: no DPO prompt has this kind (they have %s)",
+            name,
+            sorted(map(str, kinds)),
+        )
     prompts = stratified(prompts, n, int(sample.get("seed", 0)), weights)
     if sample.pop("on_policy", True):
         pairs, stats = _on_policy_pairs(out, prompts, sample, judge_values, merged)
