@@ -113,6 +113,11 @@ async def judged_pair(
     return _pair(record, chosen, rejected, off_policy=False, judge=verdict.prompt_version)
 
 
+def record_kind(record: PreferenceRecord) -> Any:
+    """The build kind (conflict, agree, none, ...) in a record's metadata; None when it has none."""
+    return (record.metadata.model_extra or {}).get("kind")
+
+
 def stratified(
     records: Sequence[PreferenceRecord],
     n: int | None,
@@ -143,17 +148,18 @@ def stratified(
         meta = record.metadata.model_extra or {}
         wanted = tuple(sorted(c["id"] for c in meta.get("checks") or [] if c.get("expect", True)))
         placement = (record.system_info is not None, record.user_info is not None)
-        kinds.setdefault(meta.get("kind"), {}).setdefault((wanted, placement), []).append(record)
+        kinds.setdefault(record_kind(record), {}).setdefault((wanted, placement), []).append(record)
     queues = {kind: _round_robin(groups, rng) for kind, groups in sorted(kinds.items(), key=repr)}
     order = list(queues)
     rng.shuffle(order)
+    weight = {kind: weights.get(kind, 1.0) for kind in order}
     credit = dict.fromkeys(order, 0.0)
     out: list[PreferenceRecord] = []
-    available = sum(len(queues[kind]) for kind in order if weights.get(kind, 1.0) > 0)
+    available = sum(len(queues[kind]) for kind in order if weight[kind] > 0)
     limit = available if n is None else min(n, available)
     while len(out) < limit:
         for kind in order:
-            credit[kind] += weights.get(kind, 1.0)
+            credit[kind] += weight[kind]
             while credit[kind] >= 1 and queues[kind] and len(out) < limit:
                 out.append(queues[kind].pop(0))
                 credit[kind] -= 1

@@ -96,21 +96,22 @@ def annotate_stage(out: Path, sample: dict, judge_values: Mapping[str, Any] | No
     pairs (offline DPO on a stratified choice of them), counted as `from_build`.
     """
     from metaalign.records import read_records, write_records
-    from metaalign.train.annotate import stratified
+    from metaalign.train.annotate import record_kind, stratified
 
     pairs_path = out / "pairs.jsonl"
     if pairs_path.exists() and (out / "annotation.json").exists():
         return pairs_path
     prompts = unique_prompts(read_records(sample.pop("prompts_file"), "preference").records)
-    n, weights = sample.pop("max_prompts", None) or None, sample.pop("kind_weights", None)
-    kinds = {(r.metadata.model_extra or {}).get("kind") for r in prompts}
-    for name in sorted(set(weights or {}) - kinds) if isinstance(weights, Mapping) else ():
+    weights, kinds = sample.pop("kind_weights", None), {record_kind(r) for r in prompts}
+    prompts = stratified(
+        prompts, sample.pop("max_prompts", None) or None, int(sample.get("seed", 0)), weights
+    )
+    for name in sorted(set(weights or {}) - kinds):  # stratified() refused weights that are no mapping
         log.warning(
             "sample.kind_weights.%s: no DPO prompt has this kind (they have %s)",
             name,
             sorted(map(str, kinds)),
         )
-    prompts = stratified(prompts, n, int(sample.get("seed", 0)), weights)
     if sample.pop("on_policy", True):
         pairs, stats = _on_policy_pairs(out, prompts, sample, judge_values, merged)
     else:
